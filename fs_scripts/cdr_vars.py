@@ -1,0 +1,48 @@
+"""The channel variables fscc sets on every call, so the switch's own CDR carries them.
+
+This module is the one contract between the engine that sets them (IVR runner, ACD call
+side, recording hooks) and `crm_sync`, which reads them back out of mod_json_cdr files.
+Every name starts with `fscc_`. Times are simulated-clock epoch seconds with millisecond
+decimals (`"1763817600.125"`), because mod_json_cdr's own stamps are per-leg and do not
+say when a call entered a queue. Values are plain text; lists are joined with `>` (the
+flow path) so that no `,` (FreeSWITCH's array separator) is ever needed.
+"""
+
+from __future__ import annotations
+
+TENANT = "fscc_tenant"
+CHANNEL = "fscc_channel"  # voice, chat, sms, email, callback, voicemail
+FLOW = "fscc_flow"  # flow file name
+PATH = "fscc_path"  # node ids joined with '>'; digits of sensitive nodes never appear
+OUTCOME = "fscc_outcome"  # answered, abandoned, self-service, callback, voicemail, failed, transferred
+TIER = "fscc_tier"  # 1 (global VIP) .. 7 (other network)
+CUSTOMER_ID = "fscc_customer_id"
+AUTHENTICATED = "fscc_authenticated"  # "true" once the caller passed authentication
+LANGUAGE = "fscc_language"
+
+QUEUE = "fscc_queue"
+AGENT = "fscc_agent"
+TASK_ID = "fscc_task_id"
+ENQUEUED_AT = "fscc_enqueued_at"
+OFFERED_AT = "fscc_offered_at"
+ANSWERED_AT = "fscc_answered_at"
+ABANDONED_AT = "fscc_abandoned_at"
+WRAPUP_END_AT = "fscc_wrapup_end_at"
+WAIT_S = "fscc_wait_s"
+RESERVATION_OUTCOME = "fscc_reservation_outcome"  # accepted, timeout, rejected, busy, rescinded
+CANCEL_REASON = "fscc_cancel_reason"  # caller-hangup, max-wait, exit-key, callback, ...
+DISPOSITION = "fscc_disposition"
+WORK_ORDER_ID = "fscc_work_order_id"
+CALLBACK_NUMBER = "fscc_callback_number"
+
+RECORDING_PATH = "fscc_recording_path"
+RECORDING_DURATION_MS = "fscc_recording_duration_ms"
+RECORDING_SIZE = "fscc_recording_size"
+RECORDING_SHA256 = "fscc_recording_sha256"
+
+PATH_SEPARATOR = ">"
+
+
+def format_time(epoch_s: float) -> str:
+    """The one format for fscc time points in channel variables."""
+    return f"{epoch_s:.3f}"
