@@ -40,6 +40,15 @@ RECORDING_DURATION_MS = "fscc_recording_duration_ms"
 RECORDING_SIZE = "fscc_recording_size"
 RECORDING_SHA256 = "fscc_recording_sha256"
 
+# set by the rendered dialplan (fs_scripts/confgen): the trunk and number of an outbound call,
+# the caller ID the engine asks for (kept only if the tenant owns it), and why a call went to
+# its fallback instead of fscc serve
+TRUNK = "fscc_trunk"
+DIALED_E164 = "fscc_dialed_e164"
+DIALED_NATIONAL = "fscc_dialed_national"
+OUTBOUND_CALLER_ID = "fscc_outbound_caller_id"
+FALLBACK = "fscc_fallback"  # serve-unavailable
+
 PATH_SEPARATOR = ">"
 
 
