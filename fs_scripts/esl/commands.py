@@ -54,6 +54,7 @@ __all__ = [
     "resume",
     "sendmsg_execute",
     "sendmsg_hangup",
+    "sendmsg_head",
     "set_arg",
     "transfer_arg",
 ]
@@ -212,7 +213,8 @@ def divert_events(on: bool) -> bytes:
 # sendmsg
 
 
-def _sendmsg_head(uuid: str | None) -> str:
+def sendmsg_head(uuid: str | None) -> str:
+    """The first line of a sendmsg: `sendmsg` (outbound, own channel) or `sendmsg <uuid>`."""
     return "sendmsg" if uuid is None else "sendmsg " + _token("uuid", uuid)
 
 
@@ -234,7 +236,7 @@ def sendmsg_execute(
     no dialplan application takes a multi-line argument and a body would hide them.
     `event_uuid` comes back as Application-UUID in CHANNEL_EXECUTE[_COMPLETE].
     """
-    lines = [_sendmsg_head(uuid), "call-command: execute", "execute-app-name: " + _token("app", app)]
+    lines = [sendmsg_head(uuid), "call-command: execute", "execute-app-name: " + _token("app", app)]
     body = b""
     if arg is not None:
         text = _text("arg", arg)
@@ -261,7 +263,7 @@ def sendmsg_execute(
 
 
 def sendmsg_hangup(cause: str = "NORMAL_CLEARING", *, uuid: str | None = None) -> bytes:
-    head = _sendmsg_head(uuid)
+    head = sendmsg_head(uuid)
     return _cmd(f"{head}\ncall-command: hangup\nhangup-cause: {_token('cause', cause, _CAUSE)}")
 
 
