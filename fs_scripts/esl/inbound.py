@@ -174,7 +174,7 @@ class InboundConnection:
         transport = self._transport
         if transport is not None and not transport.closed:
             try:
-                transport.request(commands.exit(), min(self.command_timeout_s, 2.0))
+                transport.request(commands.exit(), min(self.command_timeout_s, 1.0))
             except EslError:
                 pass
             transport.abort()
