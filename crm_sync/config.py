@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fs_scripts.typed_config import check
 
@@ -10,3 +11,12 @@ from fs_scripts.typed_config import check
 @dataclass(frozen=True)
 class CrmSettings:
     batch_size: int = field(default=500, metadata=check(lambda v: v > 0, "a positive number of legs per transaction"))
+    # a caller who hangs up within this many seconds of queueing is short-abandoned (not counted against SL)
+    short_abandon_s: float = field(default=5.0, metadata=check(lambda v: v >= 0, "zero or more seconds"))
+    # files younger than this are left for the next run: mod_json_cdr may still be writing them
+    settle_s: float = field(default=2.0, metadata=check(lambda v: v >= 0, "zero or more seconds"))
+    # mod_json_cdr's encode-values setting (fscc renders json_cdr.conf with true)
+    encoded_values: bool = True
+    # empty: <spool_dir>/archive and <spool_dir>/quarantine
+    archive_dir: Path | None = None
+    quarantine_dir: Path | None = None

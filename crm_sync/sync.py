@@ -1,0 +1,221 @@
+"""`fscc crm-sync`: the CDR spool into the CRM store, exactly once, safe against kill -9.
+
+Order of work per batch, and why it converges after a crash at any point:
+
+1. read and parse the batch's files (pure; nothing changes);
+2. a file that cannot be parsed: write `<name>.reason` into quarantine/ (temp file + rename),
+   then move the file there. A crash between the two leaves the file in the spool; the next
+   run rewrites the same reason and moves it;
+3. ONE transaction upserts the batch's legs (a leg is unique by UUID, so a leg already in the
+   store is a duplicate and changes nothing) and recomputes their contacts from all their legs;
+4. only after COMMIT are the files moved (atomic rename) to archive/YYYY-MM-DD/.
+
+A crash before COMMIT rolls the transaction back and leaves the files in the spool: the next
+run does the batch again. A crash after COMMIT but before (or during) the moves leaves some
+files in the spool whose legs are already stored: the next run finds them as duplicates, the
+store does not change, and it moves them. Moving first and committing second would lose
+legs on a crash in between; committing first only ever repeats idempotent work. The archive
+date comes from the leg's own end time (UTC), not from the clock, so a re-run files every
+CDR in the same folder as a clean run would.
+
+A lock file (flock, released by the kernel when the process dies, even on kill -9) keeps two
+runs from interleaving; the second one exits 0 saying so.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import peewee
+
+from crm_sync import store
+from crm_sync.cdr import LegRecord, parse_cdr
+from crm_sync.errors import CdrError, CrmDatabaseError, SyncConfigError
+from crm_sync.models import MODELS, open_database
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".crm-sync.lock"
+CDR_GLOB = "*.cdr.json"
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    spool_dir: Path
+    db_url: str
+    batch_size: int = 500
+    short_abandon_s: float = 5.0
+    settle_s: float = 0.0
+    encoded_values: bool = True
+    archive_dir: Path | None = None
+    quarantine_dir: Path | None = None
+
+    @property
+    def archive(self) -> Path:
+        return self.archive_dir or self.spool_dir / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.quarantine_dir or self.spool_dir / "quarantine"
+
+
+@dataclass
+class SyncReport:
+    legs: int = 0
+    contacts: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    files: int = 0
+    locked: bool = False
+    seconds: float = 0.0
+    quarantined_files: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.quarantined else 0
+
+    def line(self) -> str:
+        if self.locked:
+            return "another crm-sync is running on this spool; nothing to do"
+        return (f"synced {self.legs} legs in {self.contacts} contacts, {self.duplicates} duplicates, "
+                f"{self.quarantined} quarantined")
+
+    def as_dict(self) -> dict:
+        return {"legs": self.legs, "contacts": self.contacts, "duplicates": self.duplicates,
+                "quarantined": self.quarantined, "files": self.files, "locked": self.locked,
+                "seconds": round(self.seconds, 3), "quarantined_files": self.quarantined_files,
+                "exit_code": self.exit_code}
+
+
+@contextmanager
+def spool_lock(spool_dir: Path) -> Iterator[bool]:
+    """Yield True holding the spool's lock, or False if another run holds it."""
+    fd = os.open(spool_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield True
+    finally:
+        os.close(fd)
+
+
+def pending_files(spool_dir: Path, settle_s: float = 0.0, now: float | None = None) -> list[Path]:
+    """The spool's CDR files, oldest name first, skipping ones still being written."""
+    now = time.time() if now is None else now
+    files = []
+    with os.scandir(spool_dir) as entries:
+        for entry in entries:
+            if not entry.name.endswith(".cdr.json") or not entry.is_file(follow_symlinks=False):
+                continue
+            if settle_s and now - entry.stat().st_mtime < settle_s:
+                continue
+            files.append(Path(entry.path))
+    return sorted(files)
+
+
+def run_sync(options: SyncOptions) -> SyncReport:
+    """Sync the spool into the store. Raises SyncConfigError / CrmDatabaseError (exit 2) before
+    moving anything when the spool or the database is unusable."""
+    started = time.monotonic()
+    spool = Path(options.spool_dir)
+    if not spool.is_dir():
+        raise SyncConfigError(f"the CDR spool {spool} is not a directory")
+    for folder in (options.archive, options.quarantine):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SyncConfigError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+    report = SyncReport()
+    with spool_lock(spool) as held:
+        if not held:
+            report.locked = True
+            return report
+        db = open_database(options.db_url)
+        try:
+            with db.bind_ctx(MODELS):
+                contacts: set[str] = set()
+                files = pending_files(spool, options.settle_s)
+                for start in range(0, len(files), options.batch_size):
+                    _sync_batch(db, files[start:start + options.batch_size], options, report, contacts)
+                report.contacts = len(contacts)
+        finally:
+            db.close()
+    report.seconds = time.monotonic() - started
+    logger.info("%s in %.2fs", report.line(), report.seconds)
+    return report
+
+
+def _sync_batch(db: peewee.Database, batch: list[Path], options: SyncOptions, report: SyncReport,
+                contacts: set[str]) -> None:
+    parsed: list[tuple[Path, LegRecord]] = []
+    for path in batch:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            continue  # another process (a previous run's last moves) took it
+        except OSError as exc:
+            _quarantine(path, f"{path.name}: cannot read: {exc.strerror or exc}", options, report)
+            continue
+        try:
+            parsed.append((path, parse_cdr(raw, path.name, encoded_values=options.encoded_values)))
+        except CdrError as exc:
+            _quarantine(path, str(exc), options, report)
+    if not parsed:
+        return
+    try:
+        with db.atomic():
+            result = store.apply_batch([r for _, r in parsed], short_abandon_s=options.short_abandon_s)
+    except peewee.PeeweeException as exc:
+        raise CrmDatabaseError(f"writing a batch of {len(parsed)} legs ({parsed[0][0].name} ...): {exc}") from exc
+    report.legs += result.new_legs
+    report.duplicates += result.duplicates
+    report.files += len(parsed)
+    contacts.update(result.contacts)
+    made: set[Path] = set()
+    for path, record in parsed:
+        day = datetime.fromtimestamp((record.end_us or record.start_us) / 1e6, tz=timezone.utc).strftime("%Y-%m-%d")
+        folder = options.archive / day
+        if folder not in made:
+            folder.mkdir(parents=True, exist_ok=True)
+            made.add(folder)
+        _move(path, folder)
+
+
+def _move(path: Path, folder: Path) -> Path:
+    """Rename into `folder`; a different file already there under the same name is kept too."""
+    target = folder / path.name
+    if target.exists() and target.read_bytes() != path.read_bytes():
+        n = 1
+        while (folder / f"{path.name}.{n}").exists():
+            n += 1
+        target = folder / f"{path.name}.{n}"
+    os.replace(path, target)
+    return target
+
+
+def _quarantine(path: Path, reason: str, options: SyncOptions, report: SyncReport) -> None:
+    logger.warning("quarantined %s", reason)
+    folder = options.quarantine
+    reason_file = folder / f"{path.name}.reason"
+    temp = folder / f".{path.name}.reason.tmp"
+    temp.write_text(reason + "\n", encoding="utf-8")
+    os.replace(temp, reason_file)
+    try:
+        _move(path, folder)
+    except FileNotFoundError:
+        return
+    report.quarantined += 1
+    report.quarantined_files.append(path.name)
