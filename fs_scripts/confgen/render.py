@@ -14,6 +14,7 @@ switch. Files holding secrets are written with mode 0600; files are replaced ato
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -69,8 +70,11 @@ def comment_text(value: object) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
-    """The Jinja environment of the conf templates: sandboxed, autoescaping, strict about undefined names."""
+    """The Jinja environment of the conf templates: sandboxed, autoescaping, strict about undefined names.
+
+    One per process: it caches the compiled templates, and nothing in it changes after creation."""
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(CONF_TEMPLATES), str(DIALPLAN_TEMPLATES)]),
         autoescape=True,
