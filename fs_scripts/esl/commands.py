@@ -241,7 +241,8 @@ def sendmsg_execute(
     if arg is not None:
         text = _text("arg", arg)
         data = text.encode("utf-8")
-        if len(data) > body_threshold:
+        # The switch strips leading spaces from a header value; a body keeps them.
+        if len(data) > body_threshold or text.startswith(" "):
             body = data
         elif text:
             lines.append("execute-app-arg: " + text)
@@ -272,11 +273,21 @@ def sendmsg_hangup(cause: str = "NORMAL_CLEARING", *, uuid: str | None = None) -
 
 
 def escape_list_value(argument: str, value: object) -> str:
-    """A value that sits in a `,`-separated FreeSWITCH list, escaped or refused (see module doc)."""
+    """A channel-variable value for a `{k=v,...}` / `[k=v,...]` block, escaped or refused.
+
+    FreeSWITCH reads such a block (switch_event_create_brackets) with two passes of
+    switch_separate_string, each followed by cleanup_separated_string: first split on `,`,
+    then each item split once on `=`. Both passes drop unescaped single quotes, trim spaces
+    and turn `\\\\` `\\'` `\\,` `\\s` into `\\` `'` `,` space. So the value is escaped for
+    the `=` pass (`\\`, `'`, and every space as `\\s`), then for the `,` pass (`\\`, `'`, `,`),
+    and arrives intact (tests/esl/test_properties.py replays both passes, ported from
+    switch_utils.c). What has no escape is refused: `{ } [ ]` (switch_find_end_paren counts
+    them without looking at escapes), `^^` (switches the delimiter), `${` (expansion), and
+    the empty value (FreeSWITCH silently ignores `k=`).
+    """
     text = _text(argument, value)
     for bad, why in (
         ("${", "starts a variable/API expansion"),
-        ("$${", "starts a global variable expansion"),
         ("^^", "changes the list delimiter"),
         ("{", "opens a variable block; FreeSWITCH has no escape for it"),
         ("}", "closes a variable block; FreeSWITCH has no escape for it"),
@@ -285,7 +296,10 @@ def escape_list_value(argument: str, value: object) -> str:
     ):
         if bad in text:
             raise CommandArgumentError(argument, value, f"contains {bad!r}, which {why}")
-    return text.replace("\\", "\\\\").replace(",", "\\,").replace("'", "\\'")
+    if not text:
+        raise CommandArgumentError(argument, value, "empty (FreeSWITCH ignores `name=`); leave the variable out")
+    for_eq = text.replace("\\", "\\\\").replace("'", "\\'").replace(" ", "\\s")
+    return for_eq.replace("\\", "\\\\").replace("'", "\\'").replace(",", "\\,")
 
 
 def _var_block(argument: str, variables: Mapping[str, object] | None, open_: str, close: str) -> str:

@@ -669,6 +669,9 @@ def _json_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def encode_event_xml(headers: HeaderList, body: str = "") -> bytes:
     """A complete text/event-xml message (switch_event_xmlize: URL-encoded values as text)."""
     lines = ["<event>\n  <headers>\n"]
@@ -680,11 +683,14 @@ def encode_event_xml(headers: HeaderList, body: str = "") -> bytes:
             raise FrameError(f"header name {name!r} cannot be an XML element name")
         lines.append(f"    <{name}>{_xml_escape(url_encode(value))}</{name}>\n")
     text_body = body.decode("utf-8") if isinstance(body, bytes) else body
+    bad = _XML_INVALID.search(text_body)
+    if bad:
+        raise FrameError(f"an event-xml body cannot carry {bad.group()!r} (not an XML 1.0 character)")
     if text_body:
         lines.append(f"    <Content-Length>{len(text_body.encode('utf-8'))}</Content-Length>\n")
     lines.append("  </headers>\n")
     if text_body:
-        lines.append(f"  <body>{_xml_escape(text_body)}</body>\n")
+        lines.append(f"  <body>{_xml_escape(text_body, {chr(13): '&#13;'})}</body>\n")
     lines.append("</event>")
     inner = "".join(lines).encode("utf-8", "surrogateescape")
     return f"Content-Length: {len(inner)}\nContent-Type: text/event-xml\n\n".encode("ascii") + inner

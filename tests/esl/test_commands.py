@@ -90,8 +90,9 @@ def test_dial_string_escapes_what_freeswitch_unescapes():
         {"origination_caller_id_name": "O'Brien, Jr. \\ 张三", "origination_uuid": "u1"},
         {"leg_timeout": 20},
     )
+    # Escaped for the `=` pass, then for the `,` pass (see test_properties.py for the model).
     assert dial == (
-        "{origination_caller_id_name=O\\'Brien\\, Jr. \\\\ 张三,origination_uuid=u1}"
+        r"{origination_caller_id_name=O\\\'Brien\,\\sJr.\\s\\\\\\s张三,origination_uuid=u1}"
         "[leg_timeout=20]sofia/gateway/gw1/+8613800000000"
     )
     quoted = "'" + dial.replace("\\", "\\\\").replace("'", "\\'") + "'"
