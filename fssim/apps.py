@@ -1,0 +1,413 @@
+"""Dialplan applications: what each does to a leg, its events, and its Application-Response.
+
+Each application is `func(channel, data) -> response | None` and runs in the leg's greenlet
+(or, for a synchronous outbound socket, in the socket's greenlet, as the switch does).
+Waiting is always `channel.wait(...)`, so hangups, uuid_break, DTMF and queued messages
+interrupt it exactly where the switch checks for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fssim import media
+from fssim.dialplan import switch_true
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fssim.channel import Channel
+
+logger = logging.getLogger(__name__)
+
+App = Callable[["Channel", str], "str | None"]
+APPLICATIONS: dict[str, App] = {}
+
+
+class AppError(Exception):
+    """An application could not do its job (bad arguments); logged, the call goes on."""
+
+
+def app(name: str) -> Callable[[App], App]:
+    def register(func: App) -> App:
+        APPLICATIONS[name] = func
+        return func
+
+    return register
+
+
+# --------------------------------------------------------------------------- call control
+@app("answer")
+def answer(ch: Channel, data: str) -> None:
+    ch.answer()
+
+
+@app("pre_answer")
+def pre_answer(ch: Channel, data: str) -> None:
+    ch.pre_answer()
+
+
+@app("ring_ready")
+def ring_ready(ch: Channel, data: str) -> None:
+    from fssim.states import CallState
+
+    if ch.callstate == CallState.DOWN:
+        ch.set_callstate(CallState.RINGING)
+
+
+@app("hangup")
+def hangup(ch: Channel, data: str) -> None:
+    ch.hangup(data.strip() or "NORMAL_CLEARING")
+
+
+@app("park")
+def park(ch: Channel, data: str) -> None:
+    """CHANNEL_PARK, then wait (running queued messages) until hangup, break or transfer."""
+    ch.parked = True
+    ch.fire("CHANNEL_PARK")
+    try:
+        ch.wait(None, breakable=True, until=lambda: ch.unpark_requested)
+        ch.unpark_requested = False
+    finally:
+        ch.parked = False
+        ch.fire("CHANNEL_UNPARK")
+
+
+@app("echo")
+def echo(ch: Channel, data: str) -> None:
+    ch.wait(None, breakable=True)
+
+
+@app("sleep")
+def sleep(ch: Channel, data: str) -> None:
+    try:
+        ms = float(data.strip() or 0)
+    except ValueError as exc:
+        raise AppError(f"sleep: not a number of milliseconds: {data!r}") from exc
+    ch.wait(ms / 1000.0, breakable=True)
+
+
+@app("transfer")
+def transfer(ch: Channel, data: str) -> None:
+    parts = data.split()
+    if not parts:
+        raise AppError("transfer: no destination")
+    dest = parts[0]
+    dialplan = parts[1] if len(parts) > 1 else "XML"
+    context = parts[2] if len(parts) > 2 else None
+    ch.transfer(dest, dialplan, context)
+
+
+@app("respond")
+def respond(ch: Channel, data: str) -> None:
+    code_text = data.strip().split(" ", 1)[0]
+    try:
+        code = int(code_text)
+    except ValueError as exc:
+        raise AppError(f"respond: not a SIP code: {data!r}") from exc
+    if code in (180,):
+        ring_ready(ch, "")
+    elif code in (183,):
+        ch.pre_answer()
+    elif 200 <= code < 300:
+        ch.answer()
+    elif code >= 300:
+        ch.hangup(SIP_CAUSES.get(code, "NORMAL_TEMPORARY_FAILURE"))
+
+
+#: sip code -> hangup cause (sofia_glue_sip_cause_to_freeswitch)
+SIP_CAUSES = {
+    404: "UNALLOCATED_NUMBER", 480: "NO_USER_RESPONSE", 486: "USER_BUSY", 487: "ORIGINATOR_CANCEL",
+    403: "CALL_REJECTED", 603: "CALL_REJECTED", 503: "NORMAL_TEMPORARY_FAILURE", 408: "RECOVERY_ON_TIMER_EXPIRE",
+    410: "NUMBER_CHANGED", 484: "INVALID_NUMBER_FORMAT", 488: "INCOMPATIBLE_DESTINATION",
+    500: "NORMAL_TEMPORARY_FAILURE", 502: "NETWORK_OUT_OF_ORDER", 600: "USER_BUSY", 604: "NO_ROUTE_DESTINATION",
+}
+
+
+# --------------------------------------------------------------------------- variables
+def _split_assignment(data: str) -> tuple[str, str]:
+    name, _, value = data.partition("=")
+    name = name.strip()
+    if not name:
+        raise AppError(f"no variable name in {data!r}")
+    return name, value
+
+
+@app("set")
+def set_(ch: Channel, data: str) -> None:
+    name, value = _split_assignment(data)
+    ch.set_var(name, value or None)
+
+
+@app("export")
+def export(ch: Channel, data: str) -> None:
+    name, value = _split_assignment(data)
+    nolocal = name.startswith("nolocal:")
+    name = name[len("nolocal:"):] if nolocal else name
+    if not nolocal:
+        ch.set_var(name, value or None)
+    names = [n for n in (ch.get_var("export_vars") or "").split(",") if n]
+    if name not in names:
+        names.append(name)
+    ch.set_var("export_vars", ",".join(names))
+    ch.exported[name] = value
+
+
+@app("unset")
+def unset(ch: Channel, data: str) -> None:
+    ch.set_var(data.strip(), None)
+
+
+@app("multiset")
+def multiset(ch: Channel, data: str) -> None:
+    text = data
+    if text.startswith("^^"):
+        sep, text = text[2], text[3:]
+    else:
+        sep = " "
+    for item in text.split(sep):
+        if item:
+            set_(ch, item)
+
+
+@app("log")
+def log(ch: Channel, data: str) -> None:
+    logger.info("channel %s log: %s", ch.uuid, data)
+
+
+@app("info")
+def info(ch: Channel, data: str) -> None:
+    logger.info("channel %s info: %s", ch.uuid, ch.variables)
+
+
+# --------------------------------------------------------------------------- media
+def play_file(ch: Channel, path: str, *, dtmf_stops: bool = False) -> str:
+    """switch_ivr_play_file: PLAYBACK_START, the media time, PLAYBACK_STOP, playback_* vars.
+    Returns 'done', 'break', 'dtmf', 'hangup' or 'notfound'."""
+    resolved = media.resolve(path, ch.core.sound_dirs)
+    if resolved.duration_s is None:
+        logger.info("channel %s: file not found: %s", ch.uuid, path)
+        return "notfound"
+    suffix = [("Playback-File-Type", resolved.file_type), ("Playback-File-Path", path)]
+    ch.fire("PLAYBACK_START", suffix=suffix)
+    started = ch.core.clock.now()
+    terminators = ch.get_var("playback_terminators") or ""
+    reason = ch.wait(resolved.duration_s if not resolved.endless else None, dtmf=dtmf_stops or bool(terminators),
+                     breakable=True)
+    if reason == "dtmf" and not dtmf_stops:
+        # only a playback terminator ends a plain playback
+        if ch.dtmf_buffer and ch.dtmf_buffer[0] in terminators:
+            ch.dtmf_buffer.popleft()
+        else:
+            reason = ch.wait(max(0.0, resolved.duration_s - (ch.core.clock.now() - started)), breakable=True)
+    played_s = min(ch.core.clock.now() - started, resolved.duration_s if not resolved.endless else 1e12)
+    samples = int(round(played_s * 8000))
+    ch.set_var("playback_last_offset_pos", str(samples))
+    ch.set_var("playback_seconds", str(int(played_s)))
+    ch.set_var("playback_ms", str(int(round(played_s * 1000))))
+    ch.set_var("playback_samples", str(samples))
+    ch.fire("PLAYBACK_STOP", suffix=suffix + [("Playback-Status", "done" if reason == "timeout" else "break")])
+    return {"timeout": "done"}.get(reason, reason)
+
+
+@app("playback")
+def playback(ch: Channel, data: str) -> str:
+    result = play_file(ch, data.strip())
+    if result == "notfound":
+        return "FILE NOT FOUND"
+    return "FILE PLAYED"
+
+
+@app("endless_playback")
+def endless_playback(ch: Channel, data: str) -> str:
+    while ch.is_up and not ch.transfer_pending:
+        result = play_file(ch, data.strip())
+        if result in ("notfound", "break", "hangup", "transfer"):
+            break
+    return "_none_"
+
+
+@app("gentones")
+def gentones(ch: Channel, data: str) -> None:
+    play_file(ch, "tone_stream://" + data)
+
+
+def _deliver_scripted_dtmf(ch: Channel) -> None:
+    """A per-call DTMF script given as "1,2,0#": one chunk per input application."""
+    script = getattr(ch, "dtmf_chunks", None)
+    if script:
+        chunk = script.pop(0)
+        import gevent
+
+        def later() -> None:
+            ch.core.clock.sleep(0.2)
+            ch.receive_dtmf(chunk, source="RTP")
+
+        gevent.spawn(later)
+
+
+def collect_digits(ch: Channel, max_digits: int, terminators: str, first_timeout_s: float,
+                   digit_timeout_s: float) -> tuple[str, str]:
+    """Digits until max, a terminator, or a timeout. Returns (digits, terminator used)."""
+    digits = ""
+    timeout = first_timeout_s
+    while ch.is_up and len(digits) < max_digits:
+        if not ch.dtmf_buffer:
+            reason = ch.wait(timeout, dtmf=True, breakable=False)
+            if reason != "dtmf":
+                break
+        digit = ch.dtmf_buffer.popleft()
+        if digit in terminators:
+            return digits, digit
+        digits += digit
+        timeout = digit_timeout_s
+    return digits, ""
+
+
+@app("play_and_get_digits")
+def play_and_get_digits(ch: Channel, data: str) -> str:
+    args = data.split(" ")
+    if len(args) < 9:
+        raise AppError(f"play_and_get_digits: needs 9+ arguments, got {len(args)}: {data!r}")
+    try:
+        min_d, max_d, tries, timeout_ms = int(args[0]), int(args[1]), int(args[2]), int(args[3])
+    except ValueError as exc:
+        raise AppError(f"play_and_get_digits: bad numbers in {data!r}") from exc
+    terminators, prompt, invalid, var_name, regex = args[4], args[5], args[6], args[7], args[8]
+    digit_timeout_ms = int(args[9]) if len(args) > 9 and args[9].isdigit() else timeout_ms
+    transfer_on_failure = args[10] if len(args) > 10 else ""
+    if terminators == "none":
+        terminators = ""
+    _deliver_scripted_dtmf(ch)
+    for _attempt in range(max(1, tries)):
+        if not ch.is_up:
+            break
+        if not ch.dtmf_buffer and prompt:
+            play_file(ch, prompt, dtmf_stops=True)
+        digits, term = collect_digits(ch, max_d, terminators, timeout_ms / 1000.0, digit_timeout_ms / 1000.0)
+        if term:
+            ch.set_var("read_terminator_used", term)
+        valid = len(digits) >= min_d and (not regex or re.search(regex, digits) is not None)
+        if valid:
+            ch.set_var("read_result", "success")
+            ch.set_var(var_name, digits)
+            return "_none_"
+        if ch.is_up and invalid:
+            play_file(ch, invalid, dtmf_stops=True)
+    ch.set_var("read_result", "failure" if ch.is_up else "timeout")
+    ch.set_var(var_name, None)
+    if transfer_on_failure and ch.is_up:
+        parts = transfer_on_failure.split()
+        ch.transfer(parts[0], parts[1] if len(parts) > 1 else "XML", parts[2] if len(parts) > 2 else None)
+    return "_none_"
+
+
+@app("read")
+def read(ch: Channel, data: str) -> str:
+    """read <min> <max> <sound> <var> <timeout_ms> <terminators>"""
+    args = data.split(" ")
+    if len(args) < 6:
+        raise AppError(f"read: needs 6 arguments: {data!r}")
+    min_d, max_d, prompt, var_name, timeout_ms, terminators = (
+        int(args[0]), int(args[1]), args[2], args[3], int(args[4]), args[5])
+    _deliver_scripted_dtmf(ch)
+    if prompt and not ch.dtmf_buffer:
+        play_file(ch, prompt, dtmf_stops=True)
+    digits, term = collect_digits(ch, max_d, terminators, timeout_ms / 1000.0, timeout_ms / 1000.0)
+    if term:
+        ch.set_var("read_terminator_used", term)
+    if len(digits) >= min_d:
+        ch.set_var("read_result", "success")
+        ch.set_var(var_name, digits)
+    else:
+        ch.set_var("read_result", "timeout")
+    return "_none_"
+
+
+# --------------------------------------------------------------------------- recording
+@app("record_session")
+def record_session(ch: Channel, data: str) -> None:
+    from fssim.recording import start_recording
+
+    parts = data.split()
+    if not parts:
+        raise AppError("record_session: no path")
+    limit_s = float(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    start_recording(ch, parts[0], limit_s)
+
+
+@app("stop_record_session")
+def stop_record_session(ch: Channel, data: str) -> None:
+    from fssim.recording import stop_recording
+
+    path = data.strip()
+    if path in ("all", ""):
+        for p in list(ch.recordings):
+            stop_recording(ch, p)
+    else:
+        stop_recording(ch, path)
+
+
+# --------------------------------------------------------------------------- limit
+@app("limit")
+def limit(ch: Channel, data: str) -> None:
+    """limit hash <realm> <resource> <max> [<transfer dest> [dialplan] [context]]"""
+    parts = data.split()
+    if len(parts) < 3:
+        raise AppError(f"limit: usage: hash <realm> <resource> [<max>] [<transfer>]: {data!r}")
+    backend, realm, resource = parts[0], parts[1], parts[2]
+    if backend != "hash":
+        raise AppError(f"limit: only the hash backend is simulated, got {backend!r}")
+    max_calls = -1
+    if len(parts) > 3:
+        max_text = parts[3].split("/")[0]
+        max_calls = int(max_text) if max_text.lstrip("-").isdigit() else -1
+    key = (realm, resource)
+    holders = ch.core.limits.setdefault(key, set())
+    if ch.uuid not in holders and 0 <= max_calls <= len(holders):
+        ch.set_var("limit_rate", None)
+        if len(parts) > 4:
+            dest = parts[4]
+            ch.transfer(dest, parts[5] if len(parts) > 5 else "XML", parts[6] if len(parts) > 6 else None)
+        else:
+            ch.hangup("USER_BUSY")
+        return
+    holders.add(ch.uuid)
+    ch.set_var("limit_realm", realm)
+    ch.set_var("limit_id", resource)
+    ch.set_var(f"limit_usage_{realm}_{resource}", str(len(holders)))
+    ch.set_var("limit_usage", str(len(holders)))
+    ch.limits.append(("hash", realm, resource))
+
+
+# --------------------------------------------------------------------------- bridge & socket
+@app("bridge")
+def bridge(ch: Channel, data: str) -> None:
+    from fssim.bridge import bridge_app
+
+    bridge_app(ch, data)
+
+
+@app("socket")
+def socket_app(ch: Channel, data: str) -> None:
+    from fssim.outbound import socket_app as run
+
+    run(ch, data)
+
+
+def continue_on_fail(ch: Channel) -> bool:
+    return switch_true(ch.get_var("continue_on_fail"))
+
+
+def recordings_path(ch: Channel, path: str) -> Path:
+    """Where a recording really goes: as given, or below --recordings when relative or when
+    the given absolute directory does not exist here (a path written for a real switch)."""
+    target = Path(path)
+    base = ch.core.recordings_dir
+    if not target.is_absolute():
+        return (base or Path.cwd()) / target
+    if base is not None and not target.parent.is_dir():
+        return base / target.name
+    return target
