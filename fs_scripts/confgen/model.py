@@ -299,12 +299,11 @@ def build_model(
     for key, name in contexts.items():
         if name in ("default", "public", "features", "skinny-patterns"):
             p.add(key, f"{name!r} is a context of FreeSWITCH's stock dialplan; fscc renders its own contexts")
-    if settings.ivr.extension_context != deploy.agent_context:
-        p.warnings.append(f"ivr.extension_context is {settings.ivr.extension_context!r}, but the agent "
-                          f"extensions are rendered into {deploy.agent_context!r}")
-    if settings.ivr.outbound_context != deploy.outbound_context:
-        p.warnings.append(f"ivr.outbound_context is {settings.ivr.outbound_context!r}, but the outbound "
-                          f"rules are rendered into {deploy.outbound_context!r}")
+    # the IVR transfers into these contexts (when its settings name them): say so if they differ
+    for ivr_key, rendered in (("extension_context", deploy.agent_context), ("outbound_context", deploy.outbound_context)):
+        wanted = getattr(settings.ivr, ivr_key, None)
+        if wanted is not None and wanted != rendered:
+            p.warnings.append(f"ivr.{ivr_key} is {wanted!r}, but the dialplan renders that part into {rendered!r}")
 
     # -- fallbacks
     fallbacks: dict[str, Fallback] = {}
