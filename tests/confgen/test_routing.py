@@ -129,7 +129,8 @@ def test_garbage_and_unknown_tenants(dp: Dialplan) -> None:
 
 @pytest.mark.parametrize(
     ("requested", "presented"),
-    [("+862188886667", "+862188886667"), ("+8613999999999", "+862188886666"), (None, "+862188886666")],
+    [("+862188886667", "+862188886667"), ("02188886667", "+862188886667"), ("00862188886668", "+862188886668"),
+     ("+8613999999999", "+862188886666"), ("021888866", "+862188886666"), (None, "+862188886666")],
 )
 def test_owned_caller_id_policy(dp: Dialplan, requested: str | None, presented: str) -> None:
     variables = {"fscc_tenant": "acme"} | ({"fscc_outbound_caller_id": requested} if requested else {})
