@@ -208,7 +208,7 @@ def play_file(ch: Channel, path: str, *, dtmf_stops: bool = False) -> str:
     ch.set_var("playback_seconds", str(int(played_s)))
     ch.set_var("playback_ms", str(int(round(played_s * 1000))))
     ch.set_var("playback_samples", str(samples))
-    ch.fire("PLAYBACK_STOP", suffix=suffix + [("Playback-Status", "done" if reason == "timeout" else "break")])
+    ch.fire("PLAYBACK_STOP", suffix=suffix + [("Playback-Status", "break" if reason in ("break", "dtmf") else "done")])
     return {"timeout": "done"}.get(reason, reason)
 
 
@@ -224,9 +224,11 @@ def playback(ch: Channel, data: str) -> str:
 def endless_playback(ch: Channel, data: str) -> str:
     while ch.is_up and not ch.transfer_pending:
         result = play_file(ch, data.strip())
-        if result in ("notfound", "break", "hangup", "transfer"):
+        if result == "notfound":
+            return "FILE NOT FOUND"
+        if result in ("break", "hangup", "transfer"):
             break
-    return "_none_"
+    return "PLAYBACK ERROR" if not ch.is_up else "FILE PLAYED"
 
 
 @app("gentones")

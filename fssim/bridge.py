@@ -8,6 +8,7 @@ when the caller goes, and the caller continues its dialplan when the callee goes
 from __future__ import annotations
 
 import logging
+import uuid as uuid_mod
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +34,14 @@ def start_bridge(a: Channel, b: Channel, mode: str) -> None:
     for leg, other in ((a, b), (b, a)):
         leg.bridged_at = now
         leg.profile.times.bridged = leg.now_us()
-        leg.set_var("last_bridge_to", other.uuid)
-        leg.set_var("bridge_channel", other.name)
-        leg.set_var("bridge_uuid", other.uuid)
-        leg.set_var("signal_bond", other.uuid)
-    a.set_var("last_bridge_role", "originator")
-    b.set_var("last_bridge_role", "originatee")
+        if mode == "app":
+            leg.set_var("last_bridge_to", other.uuid)
+            leg.set_var("bridge_channel", other.name)
+            leg.set_var("bridge_uuid", other.uuid)
+            leg.set_var("signal_bond", other.uuid)
+    if mode == "app":
+        a.set_var("last_bridge_role", "originator")
+        b.set_var("last_bridge_role", "originatee")
     a.fire("CHANNEL_BRIDGE", prefix=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
     for leg in (a, b):
         leg.wake()
@@ -51,9 +54,16 @@ def end_bridge(gone: Channel, partner: Channel) -> None:
     a, b = (gone, partner) if gone.bridge_a_side else (partner, gone)
     gone.bridge_partner = None
     partner.bridge_partner = None
-    partner.set_var("bridge_hangup_cause", gone.hangup_cause)
-    gone.set_var("bridge_hangup_cause", gone.hangup_cause)
+    if gone.bridge_mode == "uuid":
+        b.set_var("last_bridge_hangup_cause", gone.hangup_cause)
+        if partner.is_up:
+            partner.hangup(gone.hangup_cause)
+        a.set_var("bridge_to", None)
+    a.set_var("bridge_hangup_cause", gone.hangup_cause)
     a.fire("CHANNEL_UNBRIDGE", prefix=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
+    if gone.bridge_mode == "uuid":
+        b.set_var("bridge_hangup_cause", gone.hangup_cause)
+        b.set_var("call_uuid", b.uuid)
     if not partner.is_up:
         return
     if gone.bridge_mode == "app" and partner is a:
@@ -108,11 +118,37 @@ def _fail(a: Channel, cause: str, why: str) -> None:
 
 def uuid_bridge(a: Channel, b: Channel) -> None:
     """Both legs leave what they run (park), each runs `uuid_bridge`, then CHANNEL_BRIDGE
-    fires once for the first leg; the legs stay bridged until one goes, then both go."""
+    fires once for the first leg; the legs stay bridged until one goes, then both go.
+    As in the switch, each leg is transferred into the bridge: a second caller profile with a
+    Transfer-Source, and the original_* / transfer_* variables."""
     from gevent.event import Event
 
     second_ready = Event()
+    now = a.core.clock.now()
+    b_callee = (b.profile.callee_id_name, b.profile.callee_id_number)
     for leg, other, first in ((a, b, True), (b, a, False)):
+        source = f"{int(now)}:{uuid_mod.uuid4()}:uuid_br:{other.uuid}"
+        if first:
+            leg.set_var("uuid_bridge", other.uuid)
+        leg.set_var("bridge_channel", other.name)
+        leg.set_var("bridge_uuid", other.uuid)
+        leg.set_var("signal_bond", other.uuid)
+        leg.set_var("original_destination_number", leg.profile.destination_number)
+        leg.set_var("original_caller_id_name", leg.profile.caller_id_name)
+        leg.set_var("original_caller_id_number", leg.profile.caller_id_number)
+        leg.set_var("transfer_history", source)
+        leg.set_var("transfer_source", source)
+        new = leg.profile.copy()
+        new.profile_index = leg.profile.profile_index + 1
+        new.transfer_source = source
+        new.callee_id_name, new.callee_id_number = b_callee
+        new.times.profile_created = leg.now_us()
+        new.times.transfer = 0
+        leg.profile.times.transfer = leg.now_us()
+        new.extension_name, new.extension_apps = "park", []
+        leg.profile = new
+        leg.profiles.append(new)
+        leg.other_leg = ("originatee", other) if first else ("originator", other)
         leg.unpark_requested = True
         leg.state = ChannelState.CS_EXECUTE
         leg.running_state = ChannelState.CS_HIBERNATE
@@ -125,15 +161,28 @@ def _bridge_runner(leg: Channel, other: Channel, first: bool, second_ready: Any)
         leg.state = ChannelState.CS_SOFT_EXECUTE
         leg.running_state = ChannelState.CS_SOFT_EXECUTE
         leg.other_leg = ("originatee", other) if first else ("originator", other)
+        if first:
+            leg.set_var("uuid_bridge", None)
         leg.fire("CHANNEL_EXECUTE", suffix=[("Application", "uuid_bridge"), ("Application-Data", other.uuid)])
         if first:
             second_ready.wait(timeout=other.core.clock.wall_seconds(5.0))
             if leg.is_up and other.is_up:
                 start_bridge(leg, other, "uuid")
+                leg.set_var("bridge_to", other.uuid)
+                leg.set_var("last_bridge_to", other.uuid)
+                leg.set_var("last_sent_callee_id_name", leg.profile.callee_id_name)
+                leg.set_var("last_sent_callee_id_number", leg.profile.callee_id_number)
+                leg.set_var("last_bridge_role", "originator")
+                other.set_var("call_uuid", leg.uuid)
+                other.set_var("last_bridge_to", leg.uuid)
+                other.set_var("last_sent_callee_id_name", leg.profile.caller_id_name)
+                other.set_var("last_sent_callee_id_number", leg.profile.caller_id_number)
             elif leg.is_up:
                 leg.hangup(other.hangup_cause or "NORMAL_CLEARING")
         else:
             second_ready.set()
+            leg.state = ChannelState.CS_EXCHANGE_MEDIA
+            leg.running_state = ChannelState.CS_EXCHANGE_MEDIA
             leg.wait(None, breakable=False, messages=False,
                      until=lambda: not other.is_up or leg.bridge_partner is not None)
         leg.wait(None, breakable=False, messages=False, until=lambda: leg.bridge_partner is None)

@@ -264,8 +264,8 @@ class Channel:
         partner = self.loopback_partner
         if partner is not None and partner.answered_at is None and partner.is_up:
             partner.mark_answered()
-        self.set_var("endpoint_disposition", "ANSWER")
         self.mark_answered()
+        self.set_var("endpoint_disposition", "ANSWER")
 
     # ---------------------------------------------------------------- messages & waiting
     def wake(self) -> None:
@@ -310,6 +310,8 @@ class Channel:
                     self.set_var("current_loop", str(loop))
                     self.set_var("total_loops", str(loops))
                     self.execute(message.app, message.arg, message.event_uuid)
+                self.set_var("current_loop", None)
+                self.set_var("total_loops", None)
             finally:
                 if message.done is not None:
                     message.done.set(True)
@@ -369,6 +371,7 @@ class Channel:
             logger.warning("channel %s: invalid application %s", self.uuid, app)
             return "-ERR invalid application"
         app_uuid = app_uuid or str(uuid_mod.uuid4())
+        self.set_var("current_application_response", None)
         self.set_var("current_application_data", data or None)
         self.set_var("current_application", app)
         self.current_app, self.current_app_data = app, data
@@ -392,6 +395,8 @@ class Channel:
             if busy:
                 self._busy -= 1
             self.application_stack.pop()
+        if response != "_none_":
+            self.set_var("current_application_response", response)
         self.fire("CHANNEL_EXECUTE_COMPLETE",
                   suffix=app_headers + [("Application-Response", response), ("Application-UUID", app_uuid)])
         return response
@@ -449,6 +454,11 @@ class Channel:
         self.torn_down.set()
         if self.is_up:
             self.hangup("NORMAL_CLEARING")
+        bridged = self.bridge_partner
+        if bridged is not None and self.bridge_mode == "uuid" and self.bridge_a_side:
+            from fssim.bridge import end_bridge
+
+            end_bridge(self, bridged)
         self.run_state(ChannelState.CS_HANGUP)
         self.set_callstate(CallState.HANGUP)
         for hook in list(self.hangup_hooks):

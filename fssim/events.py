@@ -208,7 +208,7 @@ def profile_headers(prefix: str, profile: CallerProfile, *, with_index: bool = T
     out += [(f"{prefix}-Destination-Number", p.destination_number),
             (f"{prefix}-Unique-ID", p.uuid),
             (f"{prefix}-Source", p.source)]
-    if p.transfer_source:
+    if p.transfer_source and with_index:
         out.append((f"{prefix}-Transfer-Source", p.transfer_source))
     out += [(f"{prefix}-Context", p.context),
             (f"{prefix}-Channel-Name", p.chan_name)]

@@ -150,16 +150,13 @@ def _loopback(core: SimCore, rest: str, variables: dict[str, str], originator: C
         a.profile.uuid = wanted
         a.set_var("uuid", wanted)
         a.set_var("call_uuid", wanted)
-        _dial_vars(a, variables)
-        a.set_var("originate_early_media", "true")
-        a.set_var("originate_endpoint", "loopback")
         a.fire("CHANNEL_UUID", prefix=[("Old-Unique-ID", old)])
     else:
         a.set_var("uuid", a.uuid)
         a.set_var("call_uuid", a.uuid)
-        _dial_vars(a, variables)
-        a.set_var("originate_early_media", "true")
-        a.set_var("originate_endpoint", "loopback")
+    _dial_vars(a, variables)
+    a.set_var("originate_early_media", "true")
+    a.set_var("originate_endpoint", "loopback")
     a.fire("CHANNEL_OUTGOING", with_variables=False)
     a.run_state(ChannelState.CS_INIT)
 
@@ -171,7 +168,7 @@ def _loopback(core: SimCore, rest: str, variables: dict[str, str], originator: C
     b.set_var("session_id", str(b.session_id))
     b.set_var("channel_name", b_name)
     _codec_vars(b)
-    _dial_vars(b, variables, only_origination=True)
+    _dial_vars(b, variables)
     a.set_var("other_loopback_leg_uuid", b.uuid)
     a.set_var("loopback_leg", "A")
     b.set_var("other_loopback_leg_uuid", a.uuid)
@@ -218,10 +215,8 @@ def _codec_events(ch: Channel):
     return out
 
 
-def _dial_vars(ch: Channel, variables: dict[str, str], only_origination: bool = False) -> None:
+def _dial_vars(ch: Channel, variables: dict[str, str]) -> None:
     for name, value in variables.items():
-        if only_origination and not name.startswith("origination_"):
-            continue
         ch.set_var(name, value)
 
 
@@ -244,6 +239,7 @@ def claim(leg: Channel) -> None:
 def _flip_cid(a: Channel) -> None:
     """switch_channel_flip_cid: the A-leg now shows the callee as its caller (CALL_UPDATE)."""
     p = a.profile
+    a.set_var("endpoint_disposition", "ANSWER")
     if p.caller_id_name:
         a.set_var("pre_transfer_caller_id_name", p.caller_id_name)
     a.set_var("pre_transfer_caller_id_number", p.caller_id_number)
