@@ -1,0 +1,99 @@
+"""Agent state spans from what is recorded: activity changes plus the contacts agents handled. Pure.
+
+Why two inputs: the ACD records an agent's chosen activity (available, break, offline, and
+the engine's wrap-up), but an agent stays "available" in the ACD's sense while talking on a
+channel with spare capacity; the contacts say exactly when the agent talked (answered_at to
+answered_at + talk + hold) and wrapped up (+ ACW). Laying the contacts over the activity
+timeline gives the spans occupancy needs: handling where a contact says so, otherwise the
+chosen activity. Handling wins over any activity (an agent on a call was staffed, whatever
+the activity log says), and talking wins over wrap-up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from reports.facts import AgentState, AgentStateSpan, ContactFacts, Outcome
+
+#: ACD worker activities (acd.model.WorkerActivity values) -> report states
+ACTIVITY_STATES: dict[str, AgentState] = {
+    "available": AgentState.AVAILABLE,
+    "on-demand": AgentState.AVAILABLE,
+    "break": AgentState.BREAK,
+    "wrap-up": AgentState.WRAP_UP,
+    "offline": AgentState.OFFLINE,
+    "reserved": AgentState.RESERVED,
+    "busy": AgentState.BUSY,
+}
+
+
+@dataclass(frozen=True)
+class ActivityChange:
+    """Agent `agent` of `tenant` switched to `activity` at epoch second `at`."""
+
+    tenant: str
+    agent: str
+    activity: str
+    at: float
+
+    @property
+    def state(self) -> AgentState:
+        try:
+            return ACTIVITY_STATES[self.activity]
+        except KeyError:
+            return AgentState.parse(self.activity)
+
+
+def build_spans(changes: Iterable[ActivityChange], contacts: Iterable[ContactFacts], end: float) -> list[AgentStateSpan]:
+    """Spans per agent from its activity changes (each lasting until the next, the last until
+    `end`), with the handling time of its answered contacts laid over them."""
+    base: dict[tuple[str, str], list[tuple[float, AgentState]]] = defaultdict(list)
+    for change in changes:
+        base[(change.tenant, change.agent)].append((change.at, change.state))
+    handling: dict[tuple[str, str], list[tuple[float, float, AgentState]]] = defaultdict(list)
+    for c in contacts:
+        if c.outcome is not Outcome.ANSWERED or not c.agent or c.answered_at is None:
+            continue
+        talk_end = c.answered_at + c.talk_s + c.hold_s
+        handling[(c.tenant, c.agent)].append((c.answered_at, talk_end, AgentState.BUSY))
+        if c.acw_s > 0:
+            handling[(c.tenant, c.agent)].append((talk_end, talk_end + c.acw_s, AgentState.WRAP_UP))
+
+    spans: list[AgentStateSpan] = []
+    for tenant, agent in sorted(set(base) | set(handling)):
+        spans.extend(_sweep(tenant, agent, base.get((tenant, agent), []), handling.get((tenant, agent), []), end))
+    return spans
+
+
+def _sweep(tenant: str, agent: str, timeline: list[tuple[float, AgentState]],
+           overlays: list[tuple[float, float, AgentState]], end: float) -> list[AgentStateSpan]:
+    """One pass over the agent's change points: O(n log n) in its changes and contacts."""
+    events: dict[float, list[tuple[str, AgentState]]] = defaultdict(list)
+    for at, state in timeline:
+        events[min(at, end)].append(("base", state))
+    for start, stop, state in overlays:
+        if start < end and stop > start:
+            events[start].append(("open", state))
+            events[min(stop, end)].append(("close", state))
+    points = sorted(events)
+    spans: list[AgentStateSpan] = []
+    base_state: AgentState | None = None
+    active = {AgentState.BUSY: 0, AgentState.WRAP_UP: 0}
+    for point, following in zip(points, points[1:] + [end], strict=True):
+        for kind, state in events[point]:
+            if kind == "base":
+                base_state = state
+            else:
+                active[state] += 1 if kind == "open" else -1
+        if following <= point:
+            continue
+        state = AgentState.BUSY if active[AgentState.BUSY] else AgentState.WRAP_UP if active[AgentState.WRAP_UP] else base_state
+        if state is None:
+            continue
+        if spans and spans[-1].state is state and spans[-1].end == point:
+            spans[-1] = AgentStateSpan(tenant, agent, state, spans[-1].start, following)
+        else:
+            spans.append(AgentStateSpan(tenant, agent, state, point, following))
+    return spans
