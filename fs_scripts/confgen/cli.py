@@ -64,8 +64,9 @@ def render_command(config_path: str | None, out_dir: Path, allow_default_passwor
         click.echo(f"warning: {warning}", err=True)
     for f in files:
         click.echo(str(out_dir / f.path))
-    click.echo(f"{len(files)} files written. Copy the XML directories into the FreeSWITCH conf directory "
-               "and run `fs_cli -x reloadxml` (a new SIP profile or module needs a restart).", err=True)
+    click.echo(f"{len(files)} files written. Copy autoload_configs/, dialplan/, directory/ and sip_profiles/ "
+               f"into {model.freeswitch_conf_dir} and run `fs_cli -x reloadxml` (a new SIP profile, module "
+               "or event socket password needs a FreeSWITCH restart); systemd/ holds the units.", err=True)
 
 
 @conf.command("check")

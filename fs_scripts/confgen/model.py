@@ -160,6 +160,7 @@ class RenderModel:
     """Everything the templates need, already validated and escaped."""
 
     source_name: str
+    freeswitch_conf_dir: str
     esl_host: str
     esl_port: int
     esl_password: str
@@ -423,7 +424,7 @@ def build_model(
         if a.domain:
             by_tenant.setdefault(a.tenant, []).append(a)
     return RenderModel(
-        source_name=source_name,
+        source_name=source_name, freeswitch_conf_dir=deploy.freeswitch_conf_dir,
         esl_host=settings.esl.host, esl_port=settings.esl.port, esl_password=password,
         esl_allow=deploy.event_socket.allow,
         serve_address=_serve_address(settings), socket_resume=deploy.socket_resume,
