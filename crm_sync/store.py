@@ -119,6 +119,13 @@ def apply_batch(records: Iterable[LegRecord], *, short_abandon_s: float = 5.0) -
         if root in components:
             components[root][1].add(contact_id)
 
+    # customers the stored contacts pointed at: one may lose its last contact below
+    replaced_customers: set[str] = set()
+    linked_contacts = sorted(set(stored_contact.values()))
+    for part in chunks(linked_contacts):
+        replaced_customers.update(c for (c,) in Contact.select(Contact.customer).where(
+            Contact.id.in_(part) & Contact.customer.is_null(False)).tuples())
+
     # merge contacts that this batch joined together; remember which contact each new leg joins
     target_of_leg: dict[str, int | None] = {}
     touched: set[int] = set()
@@ -140,8 +147,6 @@ def apply_batch(records: Iterable[LegRecord], *, short_abandon_s: float = 5.0) -
         slot: int | str = min(contact_ids) if contact_ids else f"new:{root}"
         legs_of.setdefault(slot, []).extend(new_legs)
     summaries = {slot: cdr.summarize_contact(legs, short_abandon_s=short_abandon_s) for slot, legs in legs_of.items()}
-    replaced_customers = {c for (c,) in Contact.select(Contact.customer).where(
-        Contact.id.in_(sorted(touched)) & Contact.customer.is_null(False)).tuples()} if touched else set()
     customer_of = _resolve_customers(list(summaries.values()))
 
     # new contacts in one insert, then their ids by key
@@ -241,26 +246,44 @@ def _resolve_customers(summaries: list[ContactSummary]) -> dict[str, str | None]
         new_customers.setdefault(customer_id, {"customer_id": customer_id, "tenant": tenant,
                                                "created_at": s.started_at, "auto": True})
         new_phones.append({"customer": customer_id, "tenant": tenant, "number": number, "learned": True})
-    rows = sorted(new_customers.values(), key=lambda r: r["customer_id"])
-    for part in chunks(rows, 200):
-        Customer.insert_many(part).on_conflict_ignore().execute()
-    for part in chunks(new_phones, 200):
-        CustomerPhone.insert_many(part).on_conflict_ignore().execute()
-    # what the calls taught us about the customer: first seen, its tier, when it last authenticated
+    # what the calls taught us about each customer: first seen, current tier, last authentication
+    learned: dict[str, dict] = {}
     for s in summaries:
         customer_id = s.customer_id or owner.get((s.tenant, s.ani))
         if not customer_id:
             continue
-        Customer.update(created_at=s.started_at).where(
-            (Customer.customer_id == customer_id) & (Customer.created_at > s.started_at)).execute()
-        if s.tier is not None:
-            Customer.update(tier=s.tier, last_contact_at=s.ended_at).where(
-                (Customer.customer_id == customer_id)
-                & (Customer.last_contact_at.is_null() | (Customer.last_contact_at <= s.ended_at))).execute()
-        if s.authenticated:
-            Customer.update(authenticated_at=s.ended_at).where(
-                (Customer.customer_id == customer_id)
-                & (Customer.authenticated_at.is_null() | (Customer.authenticated_at < s.ended_at))).execute()
+        facts = learned.setdefault(customer_id, {"created_at": s.started_at, "tier": None,
+                                                 "last_contact_at": None, "authenticated_at": None})
+        facts["created_at"] = min(facts["created_at"], s.started_at)
+        if s.tier is not None and (facts["last_contact_at"] is None or s.ended_at >= facts["last_contact_at"]):
+            facts["tier"], facts["last_contact_at"] = s.tier, s.ended_at
+        if s.authenticated and (facts["authenticated_at"] is None or s.ended_at > facts["authenticated_at"]):
+            facts["authenticated_at"] = s.ended_at
+    existing: dict[str, tuple] = {}
+    for part in chunks(sorted(learned), 200):
+        query = Customer.select(Customer.customer_id, Customer.created_at, Customer.tier, Customer.last_contact_at,
+                                Customer.authenticated_at).where(Customer.customer_id.in_(part))
+        existing.update((row[0], row[1:]) for row in query.tuples())
+    rows = []
+    for customer_id, base in sorted(new_customers.items()):
+        if customer_id not in existing:
+            rows.append({**base, **learned.get(customer_id, {})})
+    for part in chunks(rows, 100):
+        Customer.insert_many(part).execute()
+    for part in chunks(new_phones, 200):
+        CustomerPhone.insert_many(part).on_conflict_ignore().execute()
+    for customer_id, (created_at, tier, last_contact_at, authenticated_at) in sorted(existing.items()):
+        facts = learned[customer_id]
+        changes = {}
+        if facts["created_at"] < created_at:
+            changes["created_at"] = facts["created_at"]
+        if facts["last_contact_at"] is not None and (last_contact_at is None or facts["last_contact_at"] >= last_contact_at) \
+                and (tier, last_contact_at) != (facts["tier"], facts["last_contact_at"]):
+            changes.update(tier=facts["tier"], last_contact_at=facts["last_contact_at"])
+        if facts["authenticated_at"] is not None and (authenticated_at is None or facts["authenticated_at"] > authenticated_at):
+            changes["authenticated_at"] = facts["authenticated_at"]
+        if changes:
+            Customer.update(**changes).where(Customer.customer_id == customer_id).execute()
     return {s.key: s.customer_id or owner.get((s.tenant, s.ani)) for s in summaries}
 
 
