@@ -180,3 +180,13 @@ def test_any_caller_id_name_renders_to_one_set_action(base_settings, name: str) 
 )
 def test_to_e164(number: str, e164: str | None) -> None:
     assert to_e164(number, Numbering("86", "0", "00", 7)) == e164
+
+
+def test_fallback_to_an_agent_extension_rings_it_in_the_tenant(tmp_path: Path) -> None:
+    patch = {"deploy": {"fallbacks": {"default": {"announcement": "", "transfer_to": "1001", "hangup_cause": "USER_BUSY"}}}}
+    render(_settings(tmp_path, patch), tmp_path / "out", ENV)
+    dp = Dialplan.from_file(tmp_path / "out" / "dialplan" / "fscc.xml")
+    inbound = [(a.application, a.data) for a in dp.route("fscc_inbound", {"destination_number": "861011112222"})]
+    assert inbound[-3:] == [("set", "fscc_fallback=serve-unavailable"), ("transfer", "1001 XML fscc_agents"), ("hangup", "USER_BUSY")]
+    agent = dp.route("fscc_agents", {"destination_number": "1001"}, {"fscc_tenant": "t1"})
+    assert [(a.application, a.data) for a in agent][-1] == ("bridge", "user/1001@${domain_name}")
