@@ -104,20 +104,34 @@ def _decode_raw(value: bytes) -> str:
 # Header blocks (shared by Frame and the plain Event): raw bytes, found with bytes.find.
 
 
+_KEY_CACHE: dict[str, tuple[bytes, bytes]] = {}
+
+
+def _keys(name: str) -> tuple[bytes, bytes]:
+    """(`Name: `, `\nName: `) as bytes, cached: lookups run per event, names repeat."""
+    keys = _KEY_CACHE.get(name)
+    if keys is None:
+        start = name.encode("utf-8", "surrogateescape") + b": "
+        keys = (start, b"\n" + start)
+        if len(_KEY_CACHE) < 4096:
+            _KEY_CACHE[name] = keys
+    return keys
+
+
 def _find_raw(block: bytes, name: str, limit: int) -> bytes | None:
     """The raw (undecoded) value of the first `name: ` line within block[:limit], exact case.
 
     A value never holds a raw `\\n` (it is what ends a line), so `\\nName: ` can only match at
     the start of a line; a URL-encoded value cannot hold `: ` either.
     """
-    key = name.encode("utf-8", "surrogateescape") + b": "
-    if block.startswith(key):
-        start = len(key)
+    start_key, line_key = _keys(name)
+    if block.startswith(start_key):
+        start = len(start_key)
     else:
-        pos = block.find(b"\n" + key, 0, limit)
+        pos = block.find(line_key, 0, limit)
         if pos < 0:
             return None
-        start = pos + 1 + len(key)
+        start = pos + len(line_key)
     end = block.find(b"\n", start, limit)
     if end < 0:
         end = limit
@@ -254,64 +268,100 @@ class FrameReader:
     """Incremental splitter: feed it whatever recv() returned, get back the whole messages.
 
     Works in both directions (fssim reads client commands with it: `sendmsg` with a
-    `content-length` body is framed the same way). State is one bytearray and an offset, so
-    large reads are cut with `find` and slicing, never byte by byte.
+    `content-length` body is framed the same way). Messages are cut from the received bytes
+    with `find` and slices. Event messages start with `Content-Length: N` (captures README
+    fact 2); that line is read in place, the general header scan is the fallback. A body
+    that spans many reads is collected as a list of chunks and joined once, so a 5 MB api
+    response in 64 KB reads costs one copy, not eighty.
     """
 
-    __slots__ = ("_buf", "_need")
+    __slots__ = ("_rest", "_chunks", "_have", "_want")
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self._need: tuple[bytes, int, int] | None = None  # (headers, body start, body length)
+        self._rest = b""  # an incomplete message (or the start of one)
+        self._chunks: list[bytes] = []  # reads collected while a known-size message completes
+        self._have = 0
+        self._want = 0  # bytes the incomplete message needs in all (0: not known yet)
 
     def feed(self, data: bytes) -> list[Frame]:
         """Append `data`; return every message it completed, in order (possibly none)."""
-        buf = self._buf
-        buf += data
+        if self._want:
+            self._chunks.append(data)
+            self._have += len(data)
+            if self._have < self._want:
+                return []
+            data = b"".join(self._chunks)
+            self._chunks = []
+            self._want = 0
+        elif self._rest:
+            data = self._rest + bytes(data)
+        else:
+            data = bytes(data)
         frames: list[Frame] = []
+        append = frames.append
         pos = 0
-        end_of_data = len(buf)
-        while True:
-            if self._need is not None:
-                headers, start, length = self._need
-                if end_of_data - start < length:
+        size = len(data)
+        find = data.find
+        while pos < size:
+            if data.startswith(b"Content-Length: ", pos):
+                # Fast path: an event (or any message that leads with its length).
+                nl = find(b"\n", pos + 16)
+                if nl < 0:
                     break
-                frames.append(Frame(headers, bytes(buf[start:start + length])))
-                pos = start + length
-                self._need = None
+                raw_length = data[pos + 16:nl]
+                if not raw_length.isdigit():
+                    raise FrameError(f"bad Content-Length {raw_length[:40]!r} in {data[pos:pos + 120]!r}")
+                length = int(raw_length)
+                if data.startswith(b"\n", nl + 1):
+                    sep = nl
+                else:
+                    sep = find(b"\n\n", nl)
+                    if sep < 0:
+                        if size - pos > MAX_HEADER_BLOCK_BYTES:
+                            raise FrameError(f"header block longer than {MAX_HEADER_BLOCK_BYTES} bytes without a blank line; starts {data[pos:pos + 120]!r}")
+                        break
+                end = sep + 2 + length
+                if length > MAX_BODY_BYTES:
+                    raise FrameError(f"Content-Length {length} exceeds the {MAX_BODY_BYTES}-byte limit")
+                if end > size:
+                    self._want = end - pos
+                    break
+                append(Frame(data[pos:sep], data[sep + 2:end]))
+                pos = end
                 continue
-            # Stray blank lines between messages (clients send them) are not messages.
-            while pos < end_of_data and buf[pos] == 0x0A:
+            if data[pos] == 0x0A:
+                # Stray blank lines between messages (clients send them) are not messages.
                 pos += 1
-            if pos >= end_of_data:
-                break
-            sep = buf.find(b"\n\n", pos)
+                continue
+            sep = find(b"\n\n", pos)
             if sep < 0:
-                if end_of_data - pos > MAX_HEADER_BLOCK_BYTES:
+                if size - pos > MAX_HEADER_BLOCK_BYTES:
                     raise FrameError(
                         f"header block longer than {MAX_HEADER_BLOCK_BYTES} bytes without a blank "
-                        f"line; starts {bytes(buf[pos:pos + 120])!r}"
+                        f"line; starts {data[pos:pos + 120]!r}"
                     )
                 break
-            headers = bytes(buf[pos:sep])
+            headers = data[pos:sep]
             length = _content_length(headers)
-            pos = sep + 2
-            if length:
-                self._need = (headers, pos, length)
-                continue
-            frames.append(Frame(headers, b""))
-        if pos:
-            # bytearray deletes from the front by moving its start: no copy of the rest.
-            del buf[:pos]
-            if self._need is not None:
-                headers, start, length = self._need
-                self._need = (headers, start - pos, length)
+            end = sep + 2 + length
+            if end > size:
+                self._want = end - pos
+                break
+            append(Frame(headers, data[sep + 2:end]))
+            pos = end
+        rest = data[pos:] if pos < size else b""
+        if self._want:
+            self._chunks = [rest]
+            self._have = len(rest)
+            self._rest = b""
+        else:
+            self._rest = rest
         return frames
 
     @property
     def pending_bytes(self) -> int:
         """Bytes received but not yet part of a whole message."""
-        return len(self._buf)
+        return self._have if self._want else len(self._rest)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,21 +441,58 @@ class Event:
 
 
 class PlainEvent(Event):
-    """A `text/event-plain` body (or the header block of the outbound connect reply)."""
+    """A `text/event-plain` body (or the header block of the outbound connect reply).
 
-    __slots__ = ("_raw", "_hend")
+    Keeps the raw bytes; `get` finds `\\nName: ` with one `bytes.find`, cuts the value at the
+    next raw LF and only then URL-decodes it. This is the hot path of event dispatch.
+    """
+
+    __slots__ = ("_raw", "_hend", "_lower")
 
     format = "plain"
 
     def __init__(self, raw: bytes) -> None:
-        super().__init__()
         self._raw = raw
+        self._name = None
+        self._index = None
+        self._lower: bytes | None = None
         hend = raw.find(b"\n\n")
         self._hend = len(raw) if hend < 0 else hend
 
+    def get(self, name: str, default: str | None = None) -> str | None:
+        raw = self._raw
+        hend = self._hend
+        start_key, line_key = _keys(name)
+        if raw.startswith(start_key):
+            start = len(start_key)
+        else:
+            pos = raw.find(line_key, 0, hend)
+            if pos < 0:
+                return self._get_any_case(name, default)
+            start = pos + len(line_key)
+        end = raw.find(b"\n", start, hend)
+        value = raw[start:hend if end < 0 else end]
+        if b"%" in value:
+            return url_decode(value.decode("utf-8", "surrogateescape"))
+        return value.decode("utf-8", "surrogateescape")
+
+    def _get_any_case(self, name: str, default: str | None) -> str | None:
+        lower = self._lower
+        if lower is None:
+            lower = self._lower = self._raw[: self._hend].lower()  # ASCII-only: same offsets
+        start_key, line_key = _keys(name.lower())
+        if lower.startswith(start_key):
+            start = len(start_key)
+        else:
+            pos = lower.find(line_key)
+            if pos < 0:
+                return default
+            start = pos + len(line_key)
+        end = lower.find(b"\n", start)
+        return _decode_raw(self._raw[start:len(lower) if end < 0 else end])
+
     def _lookup(self, name: str) -> str | None:
-        value = _find_raw(self._raw, name, self._hend)
-        return None if value is None else _decode_raw(value)
+        return self.get(name)
 
     def raw_value(self, name: str) -> bytes | None:
         """The undecoded bytes of header `name` (exact case); for dispatch without decoding."""
@@ -413,10 +500,24 @@ class PlainEvent(Event):
 
     @property
     def name(self) -> str:
-        if self._name is None:
-            value = _find_raw(self._raw, "Event-Name", self._hend)
-            self._name = "" if value is None else _decode_raw(value)
-        return self._name
+        name = self._name
+        if name is None:
+            raw = self._raw
+            if raw.startswith(b"Event-Name: "):
+                end = raw.find(b"\n", 12)
+                value = raw[12:end] if end >= 0 else raw[12:]
+                name = _decode_raw(value)
+            else:
+                name = self.get("Event-Name", "") or ""
+            self._name = name
+        return name
+
+    @property
+    def unique_id(self) -> str | None:
+        return self.get("Unique-ID")
+
+    def variable(self, name: str, default: str | None = None) -> str | None:
+        return self.get("variable_" + name, default)
 
     def headers(self) -> list[tuple[str, str]]:
         return [
@@ -568,6 +669,8 @@ _EVENT_TYPES = {
 
 def parse_event(frame: Frame) -> Event:
     """The Event carried by a text/event-plain, -json or -xml frame (parsed lazily)."""
+    if frame.raw_headers.endswith(b"\nContent-Type: text/event-plain"):  # how the switch sends it
+        return PlainEvent(frame.body)
     ctype = frame.get_raw("Content-Type")
     if ctype == b"text/event-plain":
         return PlainEvent(frame.body)

@@ -1,0 +1,401 @@
+"""ESL figures: ours beside greenswitch, measured in the same run on the same machine.
+
+    python bench/esl_bench.py [--events 20000] [--connections 300]
+
+1. Parse: events/s over the full CHANNEL_* plain events of the real captures (3.7 KB on
+   average), repeated to --events. Both sides do what a handler needs: dispatch on the event
+   name, read Event-Name, Unique-ID and one variable (variable_call_uuid).
+   ours        FrameReader over 64 KB chunks + parse_event + dict dispatch + 3 reads
+   greenswitch ESLEvent(outer headers) + parse_data(body) + the same reads; it is handed
+   the frames already cut, so its own line-by-line framing is NOT counted (in its favour)
+   json        the same events re-encoded as text/event-json (encode_event_json rebuilds the
+               switch's bytes exactly); ours lazily, and an eager json.loads for reference.
+               greenswitch cannot read json events: json_ratio is ours-json over
+               greenswitch-plain, i.e. the same events delivered to the same handler.
+2. End to end over a real loopback socket: a separate process plays the switch (auth, then
+   the events as fast as the kernel takes them); InboundConnection vs greenswitch InboundESL
+   deliver every event to a handler that reads the same three values.
+3. Accept to first command: a separate process plays the switch's outbound side: it connects
+   to the server and times until `connect` arrives; our OutboundServer vs greenswitch's
+   OutboundESLServer (which polls accept() every 100 ms). p50/p99 over --connections calls.
+
+The last line is machine-readable:
+plain_ratio=.. json_ratio=.. accept_p99_ms=.. greenswitch_accept_p99_ms=..
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from fs_scripts.esl.frames import (  # noqa: E402
+    FrameReader,
+    encode_event_json,
+    parse_event,
+)
+
+VARIABLE = "call_uuid"
+
+
+def captures_dir() -> Path:
+    for candidate in (HERE.parent.parent / "shared" / "fs-captures", HERE.parent / "shared" / "fs-captures"):
+        if (candidate / "README.md").is_file():
+            return candidate
+    raise SystemExit("captures not found: expected ../shared/fs-captures beside the checkout")
+
+
+def channel_events() -> list[bytes]:
+    """Every plain CHANNEL_* event message of every capture, as the switch sent it."""
+    out = []
+    for path in sorted(captures_dir().glob("*.json")):
+        if ".cdr." in path.name:
+            continue
+        for frame in json.loads(path.read_text(encoding="utf-8"))["frames"]:
+            raw = frame["raw"]
+            if frame["dir"] == "s2c" and "Content-Type: text/event-plain" in raw[:80] and "\nEvent-Name: CHANNEL_" in raw:
+                out.append(raw.encode("utf-8"))
+    return out
+
+
+def repeat(frames: list[bytes], count: int) -> list[bytes]:
+    return [frames[i % len(frames)] for i in range(count)]
+
+
+def best_of(runs: int, fn, *args) -> float:
+    """Events per second of the fastest of `runs` runs (the machine is shared and noisy)."""
+    best = 0.0
+    for _ in range(runs):
+        started = time.perf_counter()
+        count = fn(*args)
+        elapsed = time.perf_counter() - started
+        best = max(best, count / elapsed)
+    return best
+
+
+# --- 1. parsing -------------------------------------------------------------------------------
+
+
+def make_handlers(names, read):
+    return {name: read for name in names}
+
+
+def ours_parse(stream: bytes, names) -> int:
+    sink = []
+
+    def handler(event):
+        sink.append((event.name, event.unique_id, event.variable(VARIABLE)))
+
+    handlers = make_handlers(names, handler)
+    reader = FrameReader()
+    for i in range(0, len(stream), 65536):
+        for frame in reader.feed(stream[i:i + 65536]):
+            event = parse_event(frame)
+            found = handlers.get(event.name)
+            if found is not None:
+                found(event)
+    return len(sink)
+
+
+def greenswitch_parse(pairs, names) -> int:
+    from greenswitch.esl import ESLEvent
+
+    sink = []
+
+    def handler(event):
+        h = event.headers
+        sink.append((h.get("Event-Name"), h.get("Unique-ID"), h.get("variable_" + VARIABLE)))
+
+    handlers = make_handlers(names, handler)
+    for outer, body in pairs:
+        event = ESLEvent(outer)
+        event.parse_data(body.decode("utf-8"))
+        found = handlers.get(event.headers.get("Event-Name"))
+        if found is not None:
+            found(event)
+    return len(sink)
+
+
+def eager_json_parse(bodies, names) -> int:
+    sink = []
+    handlers = make_handlers(names, lambda d: sink.append((d["Event-Name"], d.get("Unique-ID"), d.get("variable_" + VARIABLE))))
+    for body in bodies:
+        data = json.loads(body)
+        found = handlers.get(data.get("Event-Name"))
+        if found is not None:
+            found(data)
+    return len(sink)
+
+
+# --- 2. end to end ----------------------------------------------------------------------------
+
+
+def serve_events(count: int) -> None:
+    """Child process: a fake switch inbound socket that blasts `count` events after `event`."""
+    stream = b"".join(repeat(channel_events(), count))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    print(listener.getsockname()[1], flush=True)
+    while True:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sendall(b"Content-Type: auth/request\n\n")
+        reader = FrameReader()
+        open_ = True
+        while open_:
+            data = conn.recv(65536)
+            if not data:
+                break
+            for frame in reader.feed(data):
+                word = frame.raw_headers.split(b" ", 1)[0].split(b"\n", 1)[0]
+                if word == b"auth":
+                    conn.sendall(b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n")
+                elif word == b"event":
+                    conn.sendall(b"Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n")
+                    conn.sendall(stream)
+                elif word == b"exit":
+                    conn.sendall(b"Content-Type: command/reply\nReply-Text: +OK bye\n\n")
+                    open_ = False
+                    break
+                else:
+                    conn.sendall(b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+        conn.close()
+
+
+def start_child(*args: str):
+    from gevent import subprocess
+
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+    return proc
+
+
+def ours_end_to_end(port: int, count: int, names) -> float:
+    from gevent.event import Event
+
+    from fs_scripts.esl.inbound import InboundConnection
+
+    done = Event()
+    seen = [0]
+
+    def handler(event):
+        event.unique_id, event.variable(VARIABLE)  # noqa: B018 - what a handler reads
+        seen[0] += 1
+        if seen[0] == count:
+            done.set()
+
+    conn = InboundConnection("127.0.0.1", port, "ClueCon", event_format="plain", reconnect=False)
+    for name in names:
+        conn.on(name, handler)
+    conn.connect()
+    started = time.perf_counter()
+    conn.subscribe("ALL")
+    if not done.wait(timeout=120):
+        raise SystemExit(f"ours: only {seen[0]} of {count} events arrived")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+def greenswitch_end_to_end(port: int, count: int, names) -> float:
+    import gevent
+    from gevent.event import Event
+    from greenswitch.esl import InboundESL
+
+    done = Event()
+    seen = [0]
+
+    def handler(event):
+        h = event.headers
+        h.get("Unique-ID"), h.get("variable_" + VARIABLE)  # noqa: B018 - what a handler reads
+        seen[0] += 1
+        if seen[0] == count:
+            done.set()
+
+    client = InboundESL("127.0.0.1", port, "ClueCon")
+    client.connect()
+    for name in names:
+        client.register_handle(name, handler)
+    started = time.perf_counter()
+    client.send("event plain ALL")
+    if not done.wait(timeout=300):
+        raise SystemExit(f"greenswitch: only {seen[0]} of {count} events arrived")
+    elapsed = time.perf_counter() - started
+    gevent.spawn(client.stop).join(timeout=5)
+    return count / elapsed
+
+
+# --- 3. accept to first command ---------------------------------------------------------------
+
+
+def switch_client(port: int, connections: int) -> None:
+    """Child process: the switch's outbound side. Prints the latencies (ms) as JSON."""
+    reply = connect_reply()
+    latencies = []
+    for _ in range(connections):
+        started = time.perf_counter()
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = FrameReader()
+        first = True
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            frames = reader.feed(data)
+            if frames and first:
+                latencies.append((time.perf_counter() - started) * 1000)
+                first = False
+            closing = False
+            for frame in frames:
+                word = frame.raw_headers.split(b"\n", 1)[0]
+                if word == b"connect":
+                    sock.sendall(reply)
+                    sock.shutdown(socket.SHUT_WR)  # the call is over: the server sees EOF
+                elif word == b"exit":
+                    closing = True
+            if closing:
+                break
+        sock.close()
+    print(json.dumps(latencies), flush=True)
+
+
+def connect_reply() -> bytes:
+    path = captures_dir() / "outbound_connect_myevents_answer_playback_hangup.json"
+    frames = json.loads(path.read_text(encoding="utf-8"))["frames"]
+    return next(f["raw"] for f in frames if f["dir"] == "s2c").encode("utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_switch_client(port: int, connections: int) -> list[float]:
+    proc = start_child("--switch-client", str(port), str(connections))
+    out, _ = proc.communicate(timeout=600)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def ours_accept(connections: int) -> list[float]:
+    from fs_scripts.esl.outbound import OutboundServer
+
+    server = OutboundServer(lambda session: session.connect())
+    server.start()
+    try:
+        return run_switch_client(server.address[1], connections)
+    finally:
+        server.stop()
+
+
+def greenswitch_accept(connections: int) -> list[float]:
+    import gevent
+    from greenswitch.esl import OutboundESLServer
+
+    class App:
+        def __init__(self, session):
+            self.session = session
+
+        def run(self):
+            return None
+
+    port = free_port()
+    server = OutboundESLServer(bind_address="127.0.0.1", bind_port=port, application=App, max_connections=10000)
+    runner = gevent.spawn(server.listen)
+    gevent.sleep(0.2)
+    try:
+        return run_switch_client(port, connections)
+    finally:
+        server.stop()
+        runner.kill(block=False)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--connections", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--serve-events", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--switch-client", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_events:
+        serve_events(args.serve_events)
+        return
+    if args.switch_client:
+        switch_client(*args.switch_client)
+        return
+
+    logging.basicConfig(level=logging.CRITICAL)  # greenswitch logs every call at INFO
+    frames = channel_events()
+    names = sorted({parse_event(FrameReader().feed(f)[0]).name for f in frames})
+    events = repeat(frames, args.events)
+    stream = b"".join(events)
+    pairs = []
+    for raw in events:
+        head, _, body = raw.partition(b"\n\n")
+        pairs.append((head.decode("utf-8") + "\n", body))
+    json_messages = []
+    for raw in events:
+        event = parse_event(FrameReader().feed(raw)[0])
+        json_messages.append(encode_event_json(event.headers(), event.body))
+    json_stream = b"".join(json_messages)
+    json_bodies = [m.partition(b"\n\n")[2] for m in json_messages]
+    avg = len(stream) / len(events)
+
+    plain_ours = best_of(args.runs, ours_parse, stream, names)
+    plain_gs = best_of(args.runs, greenswitch_parse, pairs, names)
+    json_ours = best_of(args.runs, ours_parse, json_stream, names)
+    json_eager = best_of(args.runs, eager_json_parse, json_bodies, names)
+
+    server = start_child("--serve-events", str(args.events))
+    port = int(server.stdout.readline())
+    try:
+        e2e_ours = max(ours_end_to_end(port, args.events, names) for _ in range(args.runs))
+        e2e_gs = max(greenswitch_end_to_end(port, args.events, names) for _ in range(min(args.runs, 2)))
+    finally:
+        server.kill()
+        server.wait()
+
+    acc_ours = ours_accept(args.connections)
+    acc_gs = greenswitch_accept(args.connections)
+
+    plain_ratio = plain_ours / plain_gs
+    json_ratio = json_ours / plain_gs
+    rows = [
+        ("parse plain CHANNEL_* (events/s)", plain_ours, plain_gs, plain_ratio),
+        ("parse json CHANNEL_* (events/s)", json_ours, plain_gs, json_ratio),
+        ("  json: eager json.loads dict (events/s)", json_eager, plain_gs, json_eager / plain_gs),
+        ("end to end, loopback socket (events/s)", e2e_ours, e2e_gs, e2e_ours / e2e_gs),
+    ]
+    print(f"ESL bench: {len(frames)} distinct CHANNEL_* events from the captures, {avg:.0f} B average, "
+          f"{args.events} per run, best of {args.runs}; python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(f"{'measure':44} {'ours':>12} {'greenswitch':>12} {'ratio':>8}")
+    for label, ours, theirs, ratio in rows:
+        print(f"{label:44} {ours:12,.0f} {theirs:12,.0f} {ratio:7.1f}x")
+    print(f"{'accept->first command p50 (ms)':44} {percentile(acc_ours, 50):12.3f} {percentile(acc_gs, 50):12.3f}")
+    print(f"{'accept->first command p99 (ms)':44} {percentile(acc_ours, 99):12.3f} {percentile(acc_gs, 99):12.3f}"
+          f"   ({args.connections} calls each)")
+    print(f"plain_ratio={plain_ratio:.1f} json_ratio={json_ratio:.1f} "
+          f"accept_p99_ms={percentile(acc_ours, 99):.3f} greenswitch_accept_p99_ms={percentile(acc_gs, 99):.3f}")
+
+
+if __name__ == "__main__":
+    main()
