@@ -1,11 +1,18 @@
-"""`fscc report` (KPIs from the CRM store) and `fscc staffing` (Erlang C)."""
+"""`fscc report` (KPIs from the CRM store) and `fscc staffing` (Erlang C).
+
+Heavy imports (peewee models, matplotlib) happen inside the commands, so `fscc staffing` and
+`fscc --help` stay quick.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -85,3 +92,120 @@ def staffing(calls: float, interval_s: float, aht_s: float, target: tuple[float,
     click.echo(f"smallest staffing meeting {target_fraction * 100:g}% answered within {threshold_s:g} s{cap}: "
                f"{best.agents} agents (P(wait) {best.p_wait:.4f}, ASA {best.asa_s:.2f} s, "
                f"SL {best.service_level * 100:.2f} %, occupancy {best.occupancy * 100:.1f} %)")
+
+
+def parse_time_point(text: str, tz: ZoneInfo, option: str) -> float:
+    """Epoch seconds from `1763798400`, `2026-11-22`, `2026-11-22T08:00` (local to `tz`) or with an offset."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a time: use 2026-11-22T08:00, 2026-11-22 or epoch seconds",
+                                 param_hint=option) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.timestamp()
+
+
+def _report_zone(explicit: str | None, rules_zone: str, settings: Any, tenant: str | None) -> ZoneInfo:
+    name = explicit or rules_zone
+    if not name:
+        tenants = settings.tenants
+        chosen = tenants.get(tenant or "default") or (next(iter(tenants.values())) if len(tenants) == 1 else None)
+        name = chosen.timezone if chosen else "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(f"unknown timezone {name!r}", param_hint="--tz") from None
+
+
+@click.command("report")
+@click.option("--from", "from_text", help="Start (inclusive): 2026-11-22T08:00, 2026-11-22, or epoch seconds. Default: the first contact.")
+@click.option("--to", "to_text", help="End (exclusive), same forms. Default: after the last contact.")
+@click.option("--interval", "interval_s", default=None, callback=_duration, help="15m, 30m or 60m. Default: reports.interval_min.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--by", "by_text", default="all,queue,tier,agent", show_default=True, help="Cuts, comma-separated: all, queue, tier, agent.")
+@click.option("--tenant", default=None, help="Only this tenant's contacts.")
+@click.option("--tz", "tz_name", default=None, help="Timezone of interval boundaries and naive --from/--to. Default: reports.timezone, else the tenant's.")
+@click.option("--agent-log", "agent_log", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON-lines agent activity changes, for occupancy and the agent-state chart.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the PNG charts and report.html into this folder.")
+@click.option("--db", "db_url", default=None, help="CRM database URL (sqlite:///path, postgresql://...). Default: the configured one.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help="fscc.yaml to read.")
+def report(from_text: str | None, to_text: str | None, interval_s: float | None, fmt: str, by_text: str,
+           tenant: str | None, tz_name: str | None, agent_log: Path | None, plot_dir: Path | None,
+           db_url: str | None, config_path: Path | None) -> None:
+    """Service level (four named variants), ASA, AHT, ACW, abandonment, occupancy and counts,
+    per queue, tier, agent and interval, from the CRM store.
+
+    A contact counts in the interval in which it was offered. The definitions in force are
+    printed with every report (see `reports:` in fscc.yaml).
+    """
+    from crm_sync.models import open_database
+    from fs_scripts.embedded import db_url as configured_db_url
+    from fs_scripts.settings import load_settings
+    from reports.agent_states import build_spans
+    from reports.kpi import DIMENSIONS, check_interval_s, compute_kpis
+    from reports.render import as_csv, as_json, as_table
+    from reports.source import read_activity_log, read_contacts
+
+    settings = load_settings(config_path)
+    rules = settings.reports
+    tz = _report_zone(tz_name, rules.timezone, settings, tenant)
+    seconds = int(interval_s) if interval_s is not None else rules.interval_min * 60
+    try:
+        check_interval_s(seconds)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--interval") from None
+    dimensions = tuple(d.strip() for d in by_text.split(",") if d.strip())
+    unknown = [d for d in dimensions if d not in DIMENSIONS]
+    if unknown or not dimensions:
+        raise click.BadParameter(f"unknown cut(s) {', '.join(unknown) or '(none)'}: use some of {', '.join(DIMENSIONS)}", param_hint="--by")
+    start = parse_time_point(from_text, tz, "--from") if from_text else None
+    end = parse_time_point(to_text, tz, "--to") if to_text else None
+    if start is not None and end is not None and end <= start:
+        raise click.BadParameter("--to must be after --from", param_hint="--to")
+
+    url = db_url or configured_db_url(settings)
+    db = open_database(url)
+    try:
+        contacts = read_contacts(db, start, end, tenant)
+    finally:
+        db.close()
+    spans = []
+    if agent_log is not None:
+        changes = [c for c in read_activity_log(agent_log) if tenant is None or c.tenant == tenant]
+        horizon = end if end is not None else max([c.ended_at or c.offered_at for c in contacts] + [c.at for c in changes], default=0.0)
+        spans = build_spans(changes, contacts, horizon)
+    if start is None and contacts:
+        start = min(c.offered_at for c in contacts)
+    if end is None and contacts:
+        end = max(c.offered_at for c in contacts) + 1e-3
+    rows = compute_kpis(contacts, spans, rules=rules, interval_s=seconds, start=start, end=end, tz=tz,
+                        dimensions=dimensions) if contacts or (start is not None and end is not None) else []
+    logger.info("report: %d contacts, %d agent state spans, %d rows", len(contacts), len(spans), len(rows))
+    if fmt == "csv":
+        click.echo(as_csv(rows, tz), nl=False)
+    elif fmt == "json":
+        click.echo(as_json(rows, rules, seconds, tz))
+    else:
+        click.echo(as_table(rows, rules, seconds, tz), nl=False)
+    if plot_dir is not None:
+        from reports.html import write_report
+        from reports.plots import write_plots
+
+        tenants = sorted({c.tenant for c in contacts})
+        if tenant is None and len(tenants) > 1:
+            raise click.BadParameter(f"the period holds several tenants ({', '.join(tenants)}): choose one for the charts",
+                                     param_hint="--tenant")
+        try:
+            plots = write_plots(plot_dir, rows, contacts, spans, rules, tz, tenant)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        tables = {f"By {d}": [r for r in rows if r.dimension == d] for d in dimensions}
+        page = write_report(plot_dir, tables, plots, rules=rules, tz=tz)
+        click.echo(f"wrote {page} and {len(plots)} charts", err=True)

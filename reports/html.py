@@ -1,0 +1,95 @@
+"""report.html: the KPI tables and the charts in one self-contained folder.
+
+Every value put into the page goes through `html.escape` (queue names, agent ids and tenant
+names are configuration or caller-adjacent data; a queue called `<script>` must print as
+text). The PNGs are copied beside report.html and referenced by file name, so the folder can
+be zipped, mailed or served as it is.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from reports.config import ReportSettings
+from reports.kpi import Kpis
+from reports.render import columns, definitions_line
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin-bottom: 2em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f0f0f0; }
+td.text { text-align: left; }
+tr.total td { font-weight: bold; background: #fafafa; }
+figure { margin: 0 0 2em 0; }
+figcaption { font-weight: bold; margin-bottom: 0.4em; }
+p.definitions { color: #555; }
+"""
+
+_TEXT_COLUMNS = {"tenant", "by", "key", "interval"}
+
+
+def _table(rows: Sequence[Kpis], rules: ReportSettings, tz: ZoneInfo) -> str:
+    if not rows:
+        return "<p>No contacts in the period.</p>"
+    cols = columns(tz, rules, tenants=len({r.tenant for r in rows}) > 1)
+    head = "".join(f"<th>{escape(h)}</th>" for h, _ in cols)
+    body = []
+    for row in rows:
+        cells = "".join(
+            f'<td class="text">{escape(fn(row))}</td>' if h in _TEXT_COLUMNS else f"<td>{escape(fn(row))}</td>"
+            for h, fn in cols
+        )
+        css = ' class="total"' if row.interval_start is None else ""
+        body.append(f"<tr{css}>{cells}</tr>")
+    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
+
+
+def write_report(
+    out_dir: Path | str,
+    kpi_tables: Mapping[str, Sequence[Kpis]],
+    plots: Mapping[str, Path] | Sequence[Path],
+    *,
+    rules: ReportSettings | None = None,
+    tz: ZoneInfo | None = None,
+    title: str = "fscc contact-center report",
+) -> Path:
+    """Write `out_dir/report.html` with one table per `kpi_tables` entry (heading -> rows) and
+    the PNGs of `plots` (caption -> path, or paths captioned by file name). Returns its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rules = rules or ReportSettings()
+    tz = tz or ZoneInfo("UTC")
+    items = plots.items() if isinstance(plots, Mapping) else [(Path(p).stem.replace("_", " "), p) for p in plots]
+    interval_s = next((r.interval_s for rows in kpi_tables.values() for r in rows), rules.interval_min * 60)
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="definitions">{escape(definitions_line(rules, interval_s, tz))}. '
+        f"Generated {escape(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
+    ]
+    for heading, rows in kpi_tables.items():
+        parts.append(f"<h2>{escape(heading)}</h2>")
+        parts.append(_table(rows, rules, tz))
+    if items:
+        parts.append("<h2>Charts</h2>")
+    for caption, path in items:
+        source = Path(path)
+        target = out / source.name
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
+        parts.append(f'<figure><figcaption>{escape(caption)}</figcaption>'
+                     f'<img src="{escape(quote(target.name), quote=True)}" alt="{escape(caption, quote=True)}"></figure>')
+    parts.append("</body></html>")
+    report = out / "report.html"
+    report.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    return report
