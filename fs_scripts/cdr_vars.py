@@ -19,6 +19,8 @@ TIER = "fscc_tier"  # 1 (global VIP) .. 7 (other network)
 CUSTOMER_ID = "fscc_customer_id"
 AUTHENTICATED = "fscc_authenticated"  # "true" once the caller passed authentication
 LANGUAGE = "fscc_language"
+FLOW_END = "fscc_flow_end"  # normal, caller-hangup, transferred, error: how the IVR flow ended
+SURVEY = "fscc_survey"  # post-call survey answers: name=score joined with ';'
 
 QUEUE = "fscc_queue"
 AGENT = "fscc_agent"

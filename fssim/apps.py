@@ -217,7 +217,7 @@ def playback(ch: Channel, data: str) -> str:
     result = play_file(ch, data.strip())
     if result == "notfound":
         return "FILE NOT FOUND"
-    return "FILE PLAYED"
+    return "PLAYBACK ERROR" if result == "hangup" else "FILE PLAYED"
 
 
 @app("endless_playback")

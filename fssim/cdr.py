@@ -106,10 +106,18 @@ def build_cdr(channel: Channel, core: SimCore | None = None) -> dict[str, Any]:
                          "flags": "0=1;1=1;40=1;42=1;55=1;160=1", "caps": ""},
         "callStats": {},
         "variables": {k: url_encode(v) for k, v in channel.variables.items()},
-        "app_log": {"applications": [{"app_name": a, "app_data": d, "app_stamp": str(s)}
-                                     for a, d, s in channel.app_log]},
+        "app_log": {"applications": [_app_log_entry(a, d, s, dp) for a, d, s, dp in channel.app_log]},
         "callflow": flows,
     }
+
+
+def _app_log_entry(app: str, data: str, stamp: int, from_dialplan: bool) -> dict[str, str]:
+    """The switch lists app_data for dialplan applications always, for others only when set."""
+    entry = {"app_name": app}
+    if data or from_dialplan:
+        entry["app_data"] = data
+    entry["app_stamp"] = str(stamp)
+    return entry
 
 
 def write_cdr(spool_dir: str | Path, cdr: Mapping[str, Any]) -> Path:

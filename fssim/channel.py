@@ -146,7 +146,7 @@ class Channel:
         self.progress_at: float | None = None
         self.bridged_at: float | None = None
         self.hangup_at: float | None = None
-        self.app_log: list[tuple[str, str, int]] = []
+        self.app_log: list[tuple[str, str, int, bool]] = []  # (app, data, stamp, from dialplan)
         self.current_app = ""
         self.current_app_data = ""
         self.application_stack: list[str] = []
@@ -359,7 +359,7 @@ class Channel:
             self.process_message(message)
 
     # ---------------------------------------------------------------- applications
-    def execute(self, app: str, data: str = "", app_uuid: str | None = None) -> str:
+    def execute(self, app: str, data: str = "", app_uuid: str | None = None, *, from_dialplan: bool = False) -> str:
         """switch_core_session_exec: EXECUTE, the app, EXECUTE_COMPLETE with the response."""
         from fssim.apps import APPLICATIONS, AppError
 
@@ -376,7 +376,7 @@ class Channel:
         self.set_var("current_application", app)
         self.current_app, self.current_app_data = app, data
         self.application_stack.append(app)
-        self.app_log.append((app, data, self.now_us()))
+        self.app_log.append((app, data, self.now_us(), from_dialplan))
         app_headers: ev.Headers = [("Application", app)]
         if data:
             app_headers.append(("Application-Data", data))
@@ -397,16 +397,18 @@ class Channel:
             self.application_stack.pop()
         if response != "_none_":
             self.set_var("current_application_response", response)
+        # the switch reports the variable, so a nested app's response shows on the outer one
+        response = self.get_var("current_application_response") or "_none_"
         self.fire("CHANNEL_EXECUTE_COMPLETE",
                   suffix=app_headers + [("Application-Response", response), ("Application-UUID", app_uuid)])
         return response
 
-    def run_applications(self, apps: list[tuple[str, str]]) -> None:
+    def run_applications(self, apps: list[tuple[str, str]], *, from_dialplan: bool = False) -> None:
         """Execute a list (an extension or an inline `&app` / `app1,app2 inline`), then drain."""
         for app, data in apps:
             if not self.is_up:
                 return
-            self.execute(app, data)
+            self.execute(app, data, from_dialplan=from_dialplan)
             self.drain_messages()
             if self.transfer_pending:
                 return

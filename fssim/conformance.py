@@ -484,3 +484,71 @@ def replay_outbound(sim, scenario: str, capture: dict[str, Any], server: Outboun
         for done in handles:
             done.set()
     return replay
+
+
+# ------------------------------------------------------------------------------ CDRs
+def _cdr_role(cdr: dict[str, Any]) -> str:
+    return leg_of(cdr.get("variables", {}).get("channel_name", "").replace("%40", "@").replace("%3A", ":"))
+
+
+def _shape_keys(value: Any, prefix: str = "") -> set[str]:
+    """Dotted key paths of a CDR, lists collapsed to their first element."""
+    out: set[str] = set()
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if prefix.endswith("variables"):
+                continue
+            path = f"{prefix}.{key}" if prefix else key
+            out.add(path)
+            out |= _shape_keys(sub, path)
+    elif isinstance(value, list) and value:
+        out |= _shape_keys(value[-1], prefix + "[]")
+    return out
+
+
+def compare_cdrs(scenario: str, real_files: list[Path], sim_files: list[Path]) -> list[Difference]:
+    """Pair real and simulated mod_json_cdr files by leg role and compare their shape:
+    the key paths (callflow, caller_profile, times, app_log...) and the variable names."""
+    diffs: list[Difference] = []
+    real = [json.loads(p.read_text()) for p in real_files]
+    sim = [json.loads(p.read_text()) for p in sim_files]
+    sim_by_role: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for cdr in sim:
+        sim_by_role[_cdr_role(cdr)].append(cdr)
+    for path, cdr in zip(real_files, real, strict=True):
+        role = _cdr_role(cdr)
+        where = f"cdr {path.name}"
+        if not sim_by_role.get(role):
+            diffs.append(Difference(scenario, "cdr-missing", where, f"no simulated CDR for a {role} leg"))
+            continue
+        candidates = sim_by_role[role]
+        other = min(candidates, key=lambda c: len(set(cdr["variables"]) ^ set(c["variables"])))
+        candidates.remove(other)
+        real_shape, sim_shape = _shape_keys(cdr), _shape_keys(other)
+        if real_shape != sim_shape:
+            diffs.append(Difference(scenario, "cdr-shape", where,
+                                    f"missing {sorted(real_shape - sim_shape)} extra {sorted(sim_shape - real_shape)}"))
+        real_vars, sim_vars = set(cdr["variables"]), set(other["variables"])
+        if real_vars != sim_vars:
+            diffs.append(Difference(scenario, "cdr-variables", where,
+                                    f"missing {sorted(real_vars - sim_vars)} extra {sorted(sim_vars - real_vars)}"))
+        for key in ("hangup_cause", "direction", "loopback_leg", "last_app"):
+            rv, sv = cdr["variables"].get(key), other["variables"].get(key)
+            if rv is not None and rv != sv:
+                diffs.append(Difference(scenario, "cdr-value", where, f"{key}: {rv!r} vs {sv!r}"))
+        real_encoded = {k: v for k, v in cdr["variables"].items() if "%" in v}
+        for key, value in real_encoded.items():
+            sv = other["variables"].get(key)
+            if sv is not None and url_decode_safe(sv) == url_decode_safe(value) and sv != value:
+                diffs.append(Difference(scenario, "cdr-encoding", where, f"{key}: {value!r} vs {sv!r}"))
+    for role, rest in sim_by_role.items():
+        for cdr in rest:
+            diffs.append(Difference(scenario, "cdr-extra", f"cdr {role}",
+                                    f"fssim wrote a CDR for {cdr['variables'].get('channel_name')} the switch did not"))
+    return diffs
+
+
+def url_decode_safe(text: str) -> str:
+    from fs_scripts.esl.frames import url_decode
+
+    return url_decode(text)

@@ -259,6 +259,9 @@ def _run_after_answer(leg: Channel, after_answer: list[tuple[str, str]] | None,
     if not leg.is_up:
         raise ChannelGone
     if after_answer is not None:
+        if after_answer:
+            leg.profile.extension_name = after_answer[0][0]
+            leg.profile.extension_apps = list(after_answer)
         leg.run_state(ChannelState.CS_EXECUTE)
         leg.run_applications(after_answer)
     elif extension is not None:

@@ -61,6 +61,6 @@ def route_loop(channel: Channel) -> None:
         channel.profile.extension_name = name or channel.profile.destination_number
         channel.profile.extension_apps = [(app, data) for app, data, _inline in actions]
         channel.run_state(ChannelState.CS_EXECUTE)
-        channel.run_applications([(app, data) for app, data, _inline in actions])
+        channel.run_applications([(app, data) for app, data, _inline in actions], from_dialplan=True)
         if not channel.transfer_pending:
             return
