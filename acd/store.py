@@ -1,0 +1,130 @@
+"""Redis keys of the routing state and the Lua scripts that change it atomically.
+
+Why Lua: two `fscc serve` processes on two FreeSWITCH boxes must never hand one agent two
+calls or one call to two agents. Every state change that reads and then writes (match a
+task, free a worker, accept, time out) runs as one script, so Redis serializes them; no
+Python code reads state and writes it back. Each script lives in `acd/lua/<name>.lua` with
+a header naming KEYS and ARGV (as redis-py's `lock.py` does); `lib.lua` holds the shared
+functions and the transition tables are rendered from `acd/model.py`, so the rules are
+written once. Scripts are registered once per client (redis-py `Script`, which reloads on
+NOSCRIPT after a server restart or SCRIPT FLUSH).
+
+Time: every script gets `now` from `fs_scripts.clock.Clock` as ARGV[1], never Redis TIME.
+
+Key layout (prefix `fscc:{<tenant>}:`, the hash tag keeps a tenant in one cluster slot):
+
+    task:<id>                    hash  state, channel, queue, score, enqueued_at, worker, ...
+    task:<id>:res                set   pending reservation ids of the task
+    res:<id>                     hash  task, worker, state, node, created, expires
+    w:<id>                       hash  activity, reason, registered, cap:<ch>, used:<ch>, idle:<ch>, ...
+    w:<id>:queues / :tasks       set   eligible routing queues / live tasks holding capacity
+    q:<rq>:pending:<ch>          zset  task -> order score (priority, then FIFO/LIFO time)
+    q:<rq>:avail:<ch>            zset  worker -> strategy score (acd/selection.py)
+    q:<rq>:cfg                   hash  strategy, order, timeouts, round-robin counter
+    q:<rq>:since                 zset  task -> enqueued_at, for tasks not yet answered
+    q:<queue>:sl / :aht          zset / list  last hour's answered+abandoned / last handle times
+    deadlines escalations delayed wrapups nodes abandoned:exp   zsets of due times
+    node:<id>:inbox              list  reservations for the node owning the contact (BLPOP)
+    node:<id>:tasks / :res       set   what a node owns, for dead-node recovery
+    counters                     hash  tasks:<state>, workers:<activity>, reservations:<outcome>
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from importlib import resources
+from typing import Any
+
+import redis
+
+from acd.errors import AcdError, IllegalTransition, StoreError, UnknownEntity
+from acd.model import lua_transition_tables
+
+logger = logging.getLogger(__name__)
+
+SCRIPT_NAMES = (
+    "enqueue", "accept", "refuse", "cancel", "complete", "wrapup_done", "activity",
+    "register", "worker", "queue", "tick", "heartbeat",
+)
+_TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ERROR_RE = re.compile(r"ACD (ILLEGAL|UNKNOWN|EXISTS|BAD) (\S+) ?(\S*) ?(\S*) ?(\S*)")
+
+
+def tenant_prefix(tenant: str) -> str:
+    if not _TENANT_RE.match(tenant):
+        raise AcdError(f"bad tenant name {tenant!r}: letters, digits, '_', '.', '-' only")
+    return f"fscc:{{{tenant}}}:"
+
+
+@functools.lru_cache(maxsize=None)
+def script_source(name: str) -> str:
+    """The full text sent to Redis: transition tables, lib.lua, then the script."""
+    lua = resources.files("acd") / "lua"
+    lib = (lua / "lib.lua").read_text(encoding="utf-8")
+    body = (lua / f"{name}.lua").read_text(encoding="utf-8")
+    return f"-- acd/lua/{name}.lua (with lib.lua)\n{lua_transition_tables()}{lib}\n{body}\n"
+
+
+def translate_error(exc: redis.ResponseError) -> AcdError:
+    """A script's `die(...)` becomes our exception; anything else is a StoreError."""
+    match = _ERROR_RE.search(str(exc))
+    if not match:
+        return StoreError(f"redis script failed: {exc}")
+    kind, a, b, c, d = match.groups()
+    if kind == "ILLEGAL":
+        error: AcdError = IllegalTransition(a, b, c, d)
+        logger.warning("illegal %s transition %s: %s -> %s", a, b, c, d)
+        return error
+    if kind == "UNKNOWN":
+        return UnknownEntity(a, b)
+    if kind == "EXISTS":
+        err = AcdError(f"{a} {b} already exists")
+        err.code = "exists"
+        return err
+    return AcdError(str(exc).split("ACD BAD ", 1)[-1])
+
+
+class Store:
+    """One tenant's routing state in one Redis: script calls and plain reads, nothing else."""
+
+    def __init__(self, client: redis.Redis, tenant: str = "default") -> None:
+        self.client = client
+        self.tenant = tenant
+        self.prefix = tenant_prefix(tenant)
+        self._scripts = {name: client.register_script(script_source(name)) for name in SCRIPT_NAMES}
+
+    def key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def run(self, name: str, now: float, *args: Any) -> Any:
+        """Run script `name` with ARGV = (now, *args); our errors come out as AcdError subclasses."""
+        argv = [repr(float(now))] + ["" if a is None else (str(a) if not isinstance(a, float) else repr(a)) for a in args]
+        try:
+            return self._scripts[name](keys=[self.prefix], args=argv)
+        except redis.ResponseError as exc:
+            raise translate_error(exc) from exc
+        except redis.RedisError as exc:
+            raise StoreError(f"redis unavailable running {name}: {exc}") from exc
+
+    # ------------------------------------------------------------------ reads
+    def hash(self, *parts: str) -> dict[str, str]:
+        try:
+            raw = self.client.hgetall(self.key(*parts))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis unavailable: {exc}") from exc
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def members(self, *parts: str) -> list[str]:
+        return sorted(_text(m) for m in self.client.smembers(self.key(*parts)))
+
+    def zrange(self, *parts: str, start: int = 0, stop: int = -1, withscores: bool = False) -> list[Any]:
+        items = self.client.zrange(self.key(*parts), start, stop, withscores=withscores)
+        if withscores:
+            return [(_text(m), float(s)) for m, s in items]
+        return [_text(m) for m in items]
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
