@@ -37,6 +37,7 @@ DISPOSITION = "fscc_disposition"
 WORK_ORDER_ID = "fscc_work_order_id"
 CALLBACK_NUMBER = "fscc_callback_number"
 
+RECORDING_CONSENT = "fscc_recording_consent"  # "yes" / "no": what the caller chose in the IVR
 RECORDING_PATH = "fscc_recording_path"
 RECORDING_DURATION_MS = "fscc_recording_duration_ms"
 RECORDING_SIZE = "fscc_recording_size"

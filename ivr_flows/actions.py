@@ -41,8 +41,21 @@ class Digits:
 
 @dataclass(frozen=True)
 class LookupResult:
+    """customer: {"id", "name", "tier", "phones", "attributes"} plus the attributes at the top
+    level (so a flow reads `customer.balance`); None when the directory does not know the key."""
+
     customer: dict[str, Any] | None
     now: float = 0.0
+
+    @classmethod
+    def of(cls, info: Any, now: float = 0.0) -> LookupResult:
+        """From a `ports.CustomerInfo` (or None), the one shape every runner must feed back."""
+        if info is None:
+            return cls(None, now)
+        attributes = dict(getattr(info, "attributes", {}) or {})
+        record = {**attributes, "id": info.customer_id, "name": info.name, "tier": int(info.tier),
+                  "phones": list(getattr(info, "phones", ()) or ()), "attributes": attributes}
+        return cls(record, now)
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,11 @@ class Lookup:
     by: str  # caller | account
     key: str
     tenant: str = "default"
+    sensitive: bool = False  # the key came from a sensitive collect: never printed
+
+    def __repr__(self) -> str:
+        shown = "***" if self.sensitive else repr(self.key)
+        return f"Lookup(by={self.by!r}, key={shown}, tenant={self.tenant!r})"
 
 
 @dataclass(frozen=True)

@@ -241,7 +241,7 @@ def _enter(flow: Flow, state: State, node: Node) -> tuple[State, list[a.Action]]
         return state, _collect_actions(node, lang, retry=False)
     if isinstance(node, LookupNode):
         key = state.call.get("caller_id_number", "") if node.by == "caller" else _eval(state, node.key, "")
-        return state, [a.Lookup(node.by, str(key or ""), flow.tenant)]
+        return state, [a.Lookup(node.by, str(key or ""), flow.tenant, _reads_secret(node.key))]
     if isinstance(node, QueueNode):
         return replace(state, queue=node.queue), [_enqueue(flow, state, node)]
     if isinstance(node, TransferNode):
@@ -269,13 +269,19 @@ def _enter(flow: Flow, state: State, node: Node) -> tuple[State, list[a.Action]]
     raise AssertionError(f"no entry for {type(node).__name__}")
 
 
+def _reads_secret(expression: Any) -> bool:
+    return expression is not None and any(parts[0] == "secret" for parts in expression.names())
+
+
 def _eval(state: State, expression: Any, default: Any) -> Any:
     if expression is None:
         return default
     try:
         return expression.evaluate(context(state))
     except ExpressionError as exc:
-        logger.warning("flow %s node %s: %s", state.flow, state.node, exc)
+        # the message may quote the values compared: never log it when a secret was read
+        shown = f"{expression.source!r} failed" if _reads_secret(expression) else str(exc)
+        logger.warning("flow %s node %s: %s", state.flow, state.node, shown)
         return default
 
 
@@ -343,7 +349,11 @@ def _do_set(state: State, node: SetNode) -> tuple[State, list[a.Action]]:
     state = replace(state, vars=new_vars)
     if "language" in node.vars or "language" in node.compute:
         state = replace(state, language=str(new_vars["language"]))
-    return state, [a.SetVar(k, str(v)) for k, v in node.channel.items()]
+    out = [a.SetVar(k, str(v)) for k, v in node.channel.items()]
+    for name, expression in node.channel_compute.items():
+        value = _eval(state, expression, None)
+        out.append(a.SetVar(name, "" if value is None else str(value)))
+    return state, out
 
 
 def _choose(state: State, node: BranchNode) -> str:

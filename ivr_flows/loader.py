@@ -316,7 +316,8 @@ def template_context(settings: Any = None, tenant: str = "default") -> dict[str,
         },
         "prompts": load_prompt_set(prompts_file),
         "tiers": {t.name.lower(): int(t) for t in Tier},
-        "ivr": {"extension_context": ivr.extension_context, "outbound_context": ivr.outbound_context},
+        "ivr": {"extension_context": ivr.extension_context, "outbound_context": ivr.outbound_context,
+                "crm_api_url": ivr.crm_api_url},
     }
 
 

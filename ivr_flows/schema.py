@@ -153,6 +153,7 @@ class SetNode(Node):
     vars: dict[str, Any] = field(default_factory=dict)
     compute: dict[str, expr_lang.Expression] = _expr_field(default_factory=dict)
     channel: dict[str, str] = field(default_factory=dict)
+    channel_compute: dict[str, expr_lang.Expression] = _expr_field(default_factory=dict)
     next: str = _ref()
 
 
@@ -557,9 +558,12 @@ def _check_node(node: Node, path: Path, problems: list[SchemaProblem]) -> None:
         for name, parsed in node.compute.items():
             if parsed is not None and any(p[0] == "secret" for p in parsed.names()):
                 bad("compute", f"{name}: a sensitive value (secret.*) cannot be copied into a variable")
-        for name in node.channel:
+        for name in list(node.channel) + list(node.channel_compute):
             if not _VAR.match(name):
                 bad("channel", f"{name!r} is not a channel variable name")
+        for name, parsed in node.channel_compute.items():
+            if parsed is not None and any(p[0] == "secret" for p in parsed.names()):
+                bad("channel_compute", f"{name}: a sensitive value (secret.*) cannot reach a channel variable")
     elif isinstance(node, BranchNode):
         if not node.cases:
             bad("cases", "a branch needs at least one case")
@@ -599,6 +603,13 @@ def _check_node(node: Node, path: Path, problems: list[SchemaProblem]) -> None:
                 bad("skills", f"skill {skill} level must be 1..5, got {level}")
         if node.max_wait_s <= 0:
             bad("max_wait_s", f"max_wait_s must be positive, got {node.max_wait_s}")
+    elif isinstance(node, CallbackNode):
+        if node.number is not None and any(p[0] == "secret" for p in node.number.names()):
+            bad("number", "a sensitive value (secret.*) cannot become the callback number (it reaches the CDR)")
+    elif isinstance(node, PlayNode):
+        for i, item in enumerate(node.items):
+            if item.expr is not None and any(p[0] == "secret" for p in item.expr.names()):
+                problems.append((path + ("play", str(i), "say"), f"node {nid!r}: a sensitive value (secret.*) cannot be said back"))
     elif isinstance(node, TransferNode):
         if node.to not in ("extension", "flow", "external"):
             bad("to", f"to must be extension, flow or external, got {node.to!r}")
