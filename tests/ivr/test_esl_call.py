@@ -1,0 +1,89 @@
+"""EslCallControl + FlowRunner against fssim over real TCP (outbound socket, mod_json_cdr files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from runtime_flows import socket_dialplan, write_flow
+
+from fs_scripts import cdr_vars
+from fs_scripts.esl.frames import url_decode
+from fs_scripts.esl.outbound import OutboundServer
+from fssim.directory import AgentBehaviour
+from ivr_flows.esl_call import SCRATCH_VAR, EslCallControl
+from ivr_flows.ports import FixedExtensionQueue
+from ivr_flows.runner import FlowRunner, RunResult
+
+PIN = "246813"
+
+
+@pytest.fixture
+def engine(fssim_factory, tmp_path):
+    """An outbound server running the kitchen-sink flow, and an fssim whose dialplan calls it."""
+    flow = write_flow(tmp_path)
+    results: list[RunResult] = []
+    calls: list[EslCallControl] = []
+    holder = {}
+
+    def handler(session):
+        call = EslCallControl(session)
+        calls.append(call)
+        runner = FlowRunner(flow, call, queue=FixedExtensionQueue("user/1001"), clock=holder["sim"].clock)
+        results.append(runner.run())
+
+    server = OutboundServer(handler, port=0)
+    server.start()
+    sim = fssim_factory(dialplan=socket_dialplan(tmp_path, server.address[1]))
+    holder["sim"] = sim
+    yield sim, results, calls
+    server.stop(timeout_s=1)
+
+
+def _cdr(sim, uuid: str) -> dict:
+    """The leg's mod_json_cdr file, variables URL-decoded (mod_json_cdr encodes them)."""
+    path = Path(sim.spool_dir) / f"{uuid}.cdr.json"
+    cdr = json.loads(path.read_text(encoding="utf-8"))
+    cdr["variables"] = {k: url_decode(v) if isinstance(v, str) else v for k, v in cdr["variables"].items()}
+    return cdr
+
+
+def test_full_flow_over_esl(engine):
+    sim, results, calls = engine
+    sim.set_agent("1001", AgentBehaviour(answer_after_s=1.0, talk_s=2.0))
+    uuid = sim.place_call(destination="10086", caller_id_number="13800138000", dtmf=f"1,{PIN}#")
+    sim.wait_for(lambda: results and uuid not in sim.channels, timeout_s=20)
+    result = results[0]
+    assert result.reason == "normal", result.trace
+    assert result.outcome == "answered"
+    assert result.path == ("welcome", "main_menu:1", "ask_pin", "mark", "route", "agents:answered", "goodbye")
+    assert calls[0].uuid == uuid and calls[0].session.uuid == uuid
+    text = "\n".join(map(str, result.trace))
+    assert PIN not in text and "***" in text
+    cdr = _cdr(sim, uuid)
+    variables = cdr["variables"]
+    assert variables[cdr_vars.FLOW] == "runtime_kitchen_sink"
+    assert variables[cdr_vars.PATH] == "welcome>main_menu:1>ask_pin>mark>route>agents:answered>goodbye"
+    assert variables[cdr_vars.OUTCOME] == "answered"
+    assert variables[cdr_vars.FLOW_END] == "normal"
+    assert variables["ivr_marker"] == "pin-entered"
+    assert SCRATCH_VAR not in variables
+    # the switch itself logs every DTMF digit in digits_dialed (see esl_call's docstring);
+    # no other variable of the CDR may hold the PIN
+    leaked = {k: v for k, v in variables.items() if PIN in str(v) and k != "digits_dialed"}
+    assert leaked == {}
+
+
+def test_caller_hangs_up_in_the_menu(engine):
+    sim, results, _calls = engine
+    uuid = sim.place_call(destination="10086", caller_id_number="13800138000", hangup_after_s=4.0)
+    sim.wait_for(lambda: results and uuid not in sim.channels, timeout_s=20)
+    result = results[0]
+    assert result.reason == "caller-hangup"
+    assert result.outcome == "abandoned"
+    assert result.node in ("welcome", "main_menu")
+    variables = _cdr(sim, uuid)["variables"]
+    assert variables[cdr_vars.OUTCOME] == "abandoned"
+    assert variables[cdr_vars.FLOW_END] == "caller-hangup"
+    assert variables[cdr_vars.PATH].split(">")[-1] == result.node
