@@ -48,6 +48,9 @@ _FSCC_VARS = tuple(
 _CC_VARS = (
     "cc_queue", "cc_agent", "cc_side", "cc_cause", "cc_cancel_reason", "cc_member_uuid",
     "cc_queue_joined_epoch", "cc_queue_answered_epoch", "cc_queue_canceled_epoch", "cc_queue_terminated_epoch",
+    # the switch's own account of the last recording (set at RECORD_STOP, before the CDR is
+    # written): what completes a recording whose fscc_recording_* variables came too late
+    "record_ms", "record_file_size",
 )
 _TIME_VARS = {
     "start_us": ("start_uepoch", "created_time"),
@@ -77,7 +80,8 @@ class LegRecord:
     """One leg (one mod_json_cdr file), with only what the CRM needs, decoded and typed.
 
     Times are integer microseconds since the epoch as the switch wrote them (0 = never).
-    `fscc` and `cc` are the fscc_* and mod_callcenter cc_* variables as sorted (name, value) pairs.
+    `fscc` are the fscc_* variables, `cc` mod_callcenter's cc_* and the switch's record_ms /
+    record_file_size, as sorted (name, value) pairs.
     """
 
     uuid: str
@@ -253,16 +257,28 @@ class RecordingInfo:
 
 
 def leg_recording(leg: LegRecord) -> RecordingInfo | None:
+    """The recording fscc started on this leg. Duration and size come from fscc's RECORD_STOP
+    hook when it reached the call, else from the switch's own record_ms / record_file_size
+    (the caller hung up first and the CDR was written before the hook could answer)."""
     path = leg.var(cdr_vars.RECORDING_PATH)
     if not path:
         return None
+    duration = _float_var(leg, cdr_vars.RECORDING_DURATION_MS)
+    size = _float_var(leg, cdr_vars.RECORDING_SIZE)
     return RecordingInfo(
         leg_uuid=leg.uuid,
         path=path,
-        duration_ms=int(_float_var(leg, cdr_vars.RECORDING_DURATION_MS) or 0),
-        size_bytes=int(_float_var(leg, cdr_vars.RECORDING_SIZE) or 0),
+        duration_ms=int(duration if duration is not None else _float_cc(leg, "record_ms")),
+        size_bytes=int(size if size is not None else _float_cc(leg, "record_file_size")),
         sha256=leg.var(cdr_vars.RECORDING_SHA256),
     )
+
+
+def _float_cc(leg: LegRecord, name: str) -> float:
+    try:
+        return float(leg.var(name) or 0)
+    except ValueError:
+        return 0.0
 
 
 @dataclass(frozen=True)

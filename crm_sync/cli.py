@@ -28,6 +28,7 @@ def options_from_settings(config: str | None, spool: str | None, db: str | None)
         encoded_values=crm.encoded_values,
         archive_dir=crm.archive_dir,
         quarantine_dir=crm.quarantine_dir,
+        recordings_dir=Path(settings.recordings_dir),
     )
 
 

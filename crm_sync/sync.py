@@ -24,7 +24,9 @@ runs from interleaving; the second one exits 0 saying so.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import hashlib
 import logging
 import os
 import time
@@ -40,6 +42,7 @@ from crm_sync import store
 from crm_sync.cdr import LegRecord, parse_cdr
 from crm_sync.errors import CdrError, CrmDatabaseError, SyncConfigError
 from crm_sync.models import MODELS, open_database
+from fs_scripts import cdr_vars
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +60,9 @@ class SyncOptions:
     encoded_values: bool = True
     archive_dir: Path | None = None
     quarantine_dir: Path | None = None
+    # where recordings are: a recording the CDR names without its sha256 is hashed from here
+    # (only files inside this directory are ever read); None: never read recordings
+    recordings_dir: Path | None = None
 
     @property
     def archive(self) -> Path:
@@ -170,9 +176,11 @@ def _sync_batch(db: peewee.Database, batch: list[Path], options: SyncOptions, re
             _quarantine(path, f"{path.name}: cannot read: {exc.strerror or exc}", options, report)
             continue
         try:
-            parsed.append((path, parse_cdr(raw, path.name, encoded_values=options.encoded_values)))
+            record = parse_cdr(raw, path.name, encoded_values=options.encoded_values)
         except CdrError as exc:
             _quarantine(path, str(exc), options, report)
+            continue
+        parsed.append((path, complete_recording(record, options.recordings_dir)))
     if not parsed:
         return
     try:
@@ -192,6 +200,38 @@ def _sync_batch(db: peewee.Database, batch: list[Path], options: SyncOptions, re
             folder.mkdir(parents=True, exist_ok=True)
             made.add(folder)
         _move(path, folder)
+
+
+def complete_recording(record: LegRecord, recordings_dir: Path | None) -> LegRecord:
+    """Add the sha256 of the leg's recording when the CDR has none (the caller hung up before
+    fscc's RECORD_STOP hook could set it) and the file is in `recordings_dir`. The same file
+    gives the same hash, so a re-run after a crash stores the same leg data."""
+    path_text = record.var(cdr_vars.RECORDING_PATH)
+    if not path_text or record.var(cdr_vars.RECORDING_SHA256) or recordings_dir is None:
+        return record
+    root = Path(recordings_dir).resolve()
+    path = Path(path_text) if Path(path_text).is_absolute() else root / path_text
+    try:
+        resolved = path.resolve()
+        resolved.relative_to(root)
+    except (ValueError, OSError):
+        logger.warning("%s: recording %s is outside %s: not hashed", record.source, path_text, root)
+        return record
+    try:
+        digest = file_sha256(resolved)
+    except OSError as exc:
+        logger.warning("%s: cannot read recording %s: %s", record.source, resolved, exc.strerror or exc)
+        return record
+    fscc = tuple(sorted(record.fscc + ((cdr_vars.RECORDING_SHA256, digest),)))
+    return dataclasses.replace(record, fscc=fscc)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _move(path: Path, folder: Path) -> Path:
