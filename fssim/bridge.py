@@ -62,7 +62,12 @@ def end_bridge(gone: Channel, partner: Channel) -> None:
     a.set_var("bridge_hangup_cause", gone.hangup_cause)
     a.fire("CHANNEL_UNBRIDGE", prefix=[("Bridge-A-Unique-ID", a.uuid), ("Bridge-B-Unique-ID", b.uuid)])
     if gone.bridge_mode == "uuid":
-        b.set_var("bridge_hangup_cause", gone.hangup_cause)
+        if b is gone:
+            b.set_var("bridge_hangup_cause", gone.hangup_cause)
+        else:
+            # the switch's bridge thread sets it on the surviving leg only after that leg's
+            # CHANNEL_HANGUP_COMPLETE: its DESTROY shows it, its CDR does not (capture)
+            b.after_reporting_vars.append(("bridge_hangup_cause", gone.hangup_cause))
         b.set_var("call_uuid", b.uuid)
     if not partner.is_up:
         return

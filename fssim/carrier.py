@@ -16,6 +16,7 @@ import gevent
 
 from fssim.channel import PCMU, CallerProfile, Channel
 from fssim.routing import route_loop
+from fssim.sip import SipLeg, apply
 from fssim.states import CallState, ChannelState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -23,14 +24,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DtmfScript = Sequence[tuple[float, str]] | str | None
 
+#: the sofia profile carrier calls arrive on, and the switch's SIP port
+SIP_PROFILE = "external"
+SIP_PORT = 5080
+
 
 def place_inbound_call(core: SimCore, *, destination: str, caller_id_number: str = "0000000000",
                        caller_id_name: str = "", context: str = "public", dtmf: DtmfScript = None,
                        variables: Mapping[str, str] | None = None, hangup_after_s: float | None = None,
-                       network_addr: str = "127.0.0.1", uuid: str | None = None) -> Channel:
+                       network_addr: str = "127.0.0.1", network_port: int = 5060,
+                       uuid: str | None = None) -> Channel:
     uuid = uuid or str(uuid_mod.uuid4())
     user = caller_id_number or "anonymous"
-    name = f"sofia/external/{user}@{network_addr}"
+    name = f"sofia/{SIP_PROFILE}/{user}@{network_addr}"
     now = core.info.now_us()
     profile = CallerProfile(uuid=uuid, chan_name=name, destination_number=destination, direction="inbound",
                             logical_direction="inbound", username=user, dialplan="XML",
@@ -39,15 +45,10 @@ def place_inbound_call(core: SimCore, *, destination: str, caller_id_number: str
                             ani=caller_id_number, network_addr=network_addr, source="mod_sofia", context=context)
     profile.times.created = profile.times.profile_created = now
     ch = Channel(core, name=name, direction="inbound", profile=profile, uuid=uuid, codec=PCMU, hit_dialplan=True)
-    for key, value in (
-        ("direction", "inbound"), ("uuid", uuid), ("session_id", str(ch.session_id)),
-        ("sip_from_user", user), ("sip_from_uri", f"{user}@{network_addr}"), ("sip_from_host", network_addr),
-        ("channel_name", name), ("sip_network_ip", network_addr), ("sip_req_user", destination),
-        ("sip_to_user", destination), ("sofia_profile_name", "external"),
-        ("sip_call_id", f"{uuid}@{network_addr}"), ("sip_from_display", caller_id_name),
-        ("read_codec", "PCMU"), ("read_rate", "8000"), ("write_codec", "PCMU"), ("write_rate", "8000"),
-    ):
-        ch.set_var(key, value)
+    ch.sip = SipLeg(profile=SIP_PROFILE, local_ip=core.info.ipv4, local_port=SIP_PORT, remote_user=user,
+                    remote_ip=network_addr, remote_port=network_port, call_id=f"{uuid}@{network_addr}")
+    apply(ch, ch.sip.invite_variables(destination=destination, caller_id_name=caller_id_name, invite_us=now,
+                                      channel_name=name, uuid=uuid, session_id=ch.session_id))
     for key, value in (variables or {}).items():
         ch.set_var(key, value)
     if isinstance(dtmf, str):
@@ -83,5 +84,4 @@ def _timed_dtmf(ch: Channel, script: list[tuple[float, str]]) -> None:
 def _caller_hangs_up(ch: Channel, after_s: float) -> None:
     ch.core.clock.sleep(after_s)
     if ch.is_up:
-        ch.set_var("sip_hangup_disposition", "recv_bye")
-        ch.hangup("NORMAL_CLEARING")
+        ch.remote_hangup("NORMAL_CLEARING")

@@ -86,29 +86,30 @@ def build_cdr(channel: Channel, core: SimCore | None = None) -> dict[str, Any]:
         if profile is channel.profile and channel.other_leg is not None:
             kind, other = channel.other_leg
             caller[kind] = {f"{kind}_caller_profiles": [profile_dict(other.profile)]}
-        extension: dict[str, Any] = {
-            "name": profile.extension_name or channel.current_app or profile.destination_number,
-            "applications": [{"app_name": a, "app_data": d} for a, d in profile.extension_apps],
-        }
-        if channel.hit_dialplan and profile.extension_name and channel.direction == "inbound":
-            extension["number"] = profile.destination_number
-        flows.append({
-            "dialplan": profile.dialplan,
-            "profile_index": str(profile.profile_index),
-            "extension": extension,
-            "caller_profile": caller,
-            "times": times_dict(profile),
-        })
-    return {
+        flow: dict[str, Any] = {"dialplan": profile.dialplan, "profile_index": str(profile.profile_index)}
+        if profile.has_extension:  # mod_json_cdr writes it only when the profile got an extension
+            extension: dict[str, Any] = {
+                "name": profile.extension_name or profile.destination_number,
+                "applications": [{"app_name": a, "app_data": d} for a, d in profile.extension_apps],
+            }
+            if channel.hit_dialplan and profile.extension_name and channel.direction == "inbound":
+                extension["number"] = profile.destination_number
+            flow["extension"] = extension
+        flow["caller_profile"] = caller
+        flow["times"] = times_dict(profile)
+        flows.append(flow)
+    cdr: dict[str, Any] = {
         "core-uuid": core.info.core_uuid,
         "switchname": core.info.hostname,
         "channel_data": {"state": "CS_REPORTING", "direction": channel.direction, "state_number": "11",
                          "flags": "0=1;1=1;40=1;42=1;55=1;160=1", "caps": ""},
-        "callStats": {},
+        "callStats": channel.call_stats,
         "variables": {k: url_encode(v) for k, v in channel.variables.items()},
-        "app_log": {"applications": [_app_log_entry(a, d, s, dp) for a, d, s, dp in channel.app_log]},
-        "callflow": flows,
     }
+    if channel.app_log:  # no application ran (a failed originate's leg): no app_log at all
+        cdr["app_log"] = {"applications": [_app_log_entry(a, d, s, dp) for a, d, s, dp in channel.app_log]}
+    cdr["callflow"] = flows
+    return cdr
 
 
 def _app_log_entry(app: str, data: str, stamp: int, from_dialplan: bool) -> dict[str, str]:

@@ -31,6 +31,7 @@ from fssim.states import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from fssim.core import SimCore
+    from fssim.sip import SipLeg
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ class CallerProfile:
     times: ProfileTimes = field(default_factory=ProfileTimes)
     extension_name: str = ""
     extension_apps: list[tuple[str, str]] = field(default_factory=list)
+    #: the profile got a caller extension (dialplan hit, inline apps, uuid_bridge's park); the
+    #: CDR lists `extension` only then, as mod_json_cdr does (a failed originate has none)
+    has_extension: bool = False
 
     def copy(self) -> CallerProfile:
         return replace(self, times=replace(self.times), extension_apps=list(self.extension_apps))
@@ -178,6 +182,10 @@ class Channel:
         self.destroyed = Event()
         self.answered_event = Event()
         self.body: Callable[[Channel], None] | None = None
+        self.sip: SipLeg | None = None  # set on sofia legs (fssim.sip)
+        self.call_stats: dict[str, Any] = {}  # the CDR's callStats (RTP figures of a sofia leg)
+        #: variables set after CHANNEL_HANGUP_COMPLETE (the CDR is already written by then)
+        self.after_reporting_vars: list[tuple[str, str]] = []
 
     # ---------------------------------------------------------------- identity and vars
     def __repr__(self) -> str:
@@ -252,6 +260,10 @@ class Channel:
         self.answered_at = self.core.clock.now()
         self.profile.times.answered = self.now_us()
         self.answer_state = "answered"
+        if self.sip is not None:
+            from fssim.sip import apply
+
+            apply(self, self.sip.answer_variables(int(self.answered_at)))
         self.fire("CHANNEL_ANSWER")
         self.set_callstate(CallState.ACTIVE)
         self.answered_event.set()
@@ -401,6 +413,10 @@ class Channel:
         response = self.get_var("current_application_response") or "_none_"
         self.fire("CHANNEL_EXECUTE_COMPLETE",
                   suffix=app_headers + [("Application-Response", response), ("Application-UUID", app_uuid)])
+        if self.sip is not None and self.answered_at is not None and self.get_var("sip_to_tag") is None:
+            from fssim.sip import apply
+
+            apply(self, self.sip.ack_variables())  # the caller's ACK to our 200 OK
         return response
 
     def run_applications(self, apps: list[tuple[str, str]], *, from_dialplan: bool = False) -> None:
@@ -434,6 +450,21 @@ class Channel:
         finally:
             self._teardown()
 
+    def remote_hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
+        """The far end hangs up (a SIP BYE / CANCEL): sofia records it, then the leg goes."""
+        if not self.is_up:
+            return False
+        if self.sip is None:
+            self.set_var("sip_hangup_disposition", "recv_bye")
+            return self.hangup(cause)
+        from fssim.sip import apply
+
+        before, after = self.sip.remote_hangup_variables(self.answered_at is not None)
+        apply(self, before)
+        done = self.hangup(cause)
+        apply(self, after)
+        return done
+
     def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
         """switch_channel_hangup: CHANNEL_HANGUP now, the rest when the leg's greenlet unwinds."""
         if not self.is_up:
@@ -462,6 +493,10 @@ class Channel:
 
             end_bridge(self, bridged)
         self.run_state(ChannelState.CS_HANGUP)
+        if self.sip is not None:  # sofia_on_hangup: BYE / CANCEL / refuse
+            from fssim.sip import apply
+
+            apply(self, self.sip.local_hangup_variables(self.answered_at is not None, self.direction == "inbound"))
         self.set_callstate(CallState.HANGUP)
         for hook in list(self.hangup_hooks):
             try:
@@ -480,6 +515,8 @@ class Channel:
         self._set_final_variables()
         self.fire("CHANNEL_HANGUP_COMPLETE", prefix=[("Hangup-Cause", self.hangup_cause)])
         self.core.channel_hung_up(self)
+        for name, value in self.after_reporting_vars:
+            self.set_var(name, value)
         self.running_state = ChannelState.CS_DESTROY
         self.fire("CHANNEL_DESTROY")
         self.state = ChannelState.CS_DESTROY
@@ -549,6 +586,13 @@ class Channel:
             self.set_var(f"flow_bill{unit}", str(bill_us // div if answered else total_us // div))
         if self.loopback_partner is not None:
             self.set_var("is_loopback", "1")
+        if self.sip is not None:
+            from fssim.sip import media_stat_variables, media_stats
+
+            stats = media_stats(bill_us // 1000)
+            self.call_stats = {"audio": stats}
+            for name, value in media_stat_variables(stats):
+                self.set_var(name, value)
 
     def transfer(self, destination: str, dialplan: str = "XML", context: str | None = None) -> None:
         """uuid_transfer / transfer app: a new caller profile; the running application stops
@@ -561,7 +605,7 @@ class Channel:
         new.times = ProfileTimes(created=self.profile.times.created, profile_created=self.now_us(),
                                  answered=self.profile.times.answered)
         self.profile.times.transfer = self.now_us()
-        new.extension_name, new.extension_apps = "", []
+        new.extension_name, new.extension_apps, new.has_extension = "", [], False
         self.profile = new
         self.profiles.append(new)
         self.transfer_pending = True

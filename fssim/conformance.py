@@ -251,7 +251,7 @@ class Replay:
         used: dict[str, set[int]] = defaultdict(set)
         matched_upto: dict[str, int] = defaultdict(int)
         lives["main"] = connect_main()
-        for t, name, index, data in timeline:
+        for _t, name, index, data in timeline:
             if name not in lives:
                 lives[name] = connect_aux()
             live, plan = lives[name], self.plans[name]
@@ -506,6 +506,9 @@ def _shape_keys(value: Any, prefix: str = "") -> set[str]:
     return out
 
 
+_CDR_COMPARED_VALUES = ("hangup_cause", "direction", "loopback_leg", "last_app")
+
+
 def compare_cdrs(scenario: str, real_files: list[Path], sim_files: list[Path]) -> list[Difference]:
     """Pair real and simulated mod_json_cdr files by leg role and compare their shape:
     the key paths (callflow, caller_profile, times, app_log...) and the variable names."""
@@ -522,7 +525,11 @@ def compare_cdrs(scenario: str, real_files: list[Path], sim_files: list[Path]) -
             diffs.append(Difference(scenario, "cdr-missing", where, f"no simulated CDR for a {role} leg"))
             continue
         candidates = sim_by_role[role]
-        other = min(candidates, key=lambda c: len(set(cdr["variables"]) ^ set(c["variables"])))
+        # the closest simulated leg of that role: same variable names, then same causes/apps
+        # (two legs of one role can share a variable set and differ only in hangup_cause)
+        other = min(candidates, key=lambda c: (
+            len(set(cdr["variables"]) ^ set(c["variables"])),
+            sum(cdr["variables"].get(k) != c["variables"].get(k) for k in _CDR_COMPARED_VALUES)))
         candidates.remove(other)
         real_shape, sim_shape = _shape_keys(cdr), _shape_keys(other)
         if real_shape != sim_shape:
@@ -532,7 +539,7 @@ def compare_cdrs(scenario: str, real_files: list[Path], sim_files: list[Path]) -
         if real_vars != sim_vars:
             diffs.append(Difference(scenario, "cdr-variables", where,
                                     f"missing {sorted(real_vars - sim_vars)} extra {sorted(sim_vars - real_vars)}"))
-        for key in ("hangup_cause", "direction", "loopback_leg", "last_app"):
+        for key in _CDR_COMPARED_VALUES:
             rv, sv = cdr["variables"].get(key), other["variables"].get(key)
             if rv is not None and rv != sv:
                 diffs.append(Difference(scenario, "cdr-value", where, f"{key}: {rv!r} vs {sv!r}"))

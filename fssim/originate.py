@@ -19,6 +19,7 @@ from fssim.channel import PCMU, CallerProfile, Channel, ChannelGone, Codec
 from fssim.dialstring import DialStringError, Target, parse_dial_string, parse_originate
 from fssim.directory import AgentBehaviour
 from fssim.routing import route_loop
+from fssim.sip import SipLeg, apply
 from fssim.states import CallState, ChannelState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -262,6 +263,7 @@ def _run_after_answer(leg: Channel, after_answer: list[tuple[str, str]] | None,
         if after_answer:
             leg.profile.extension_name = after_answer[0][0]
             leg.profile.extension_apps = list(after_answer)
+            leg.profile.has_extension = True
         leg.run_state(ChannelState.CS_EXECUTE)
         leg.run_applications(after_answer)
     elif extension is not None:
@@ -298,8 +300,11 @@ def _phone_leg(core: SimCore, name: str, user: str, behaviour: AgentBehaviour, v
     leg.set_var("is_outbound", "true")
     leg.set_var("uuid", leg.uuid)
     leg.set_var("session_id", str(leg.session_id))
-    leg.set_var("sip_profile_name", "internal")
+    leg.sip = SipLeg(profile="internal", local_ip=core.info.ipv4, local_port=5060, remote_user=user,
+                     remote_ip="127.0.0.1", remote_port=5060 + int(user) % 1000 if user.isdigit() else 5062,
+                     call_id=f"{uuid}@{core.info.ipv4}")
     leg.set_var("channel_name", name)
+    apply(leg, leg.sip.outgoing_variables(domain=core.directory.domain))
     leg.set_var("dialed_user", user)
     _dial_vars(leg, variables)
     if originator is not None:
@@ -326,12 +331,13 @@ def _phone_body(leg: Channel, behaviour: AgentBehaviour, after_answer: list[tupl
         def hang_later() -> None:
             clock.sleep(behaviour.hangup_after_s)
             if leg.is_up:
-                leg.hangup("NORMAL_CLEARING" if leg.answered_at else "CALL_REJECTED")
+                leg.remote_hangup("NORMAL_CLEARING" if leg.answered_at else "CALL_REJECTED")
 
         gevent.spawn(hang_later)
     failure = behaviour.failure_cause()
     if failure:
         leg.wait(0.05, messages=False, breakable=False)
+        apply(leg, leg.sip.remote_refuse_variables(failure))
         leg.hangup(failure)
         raise ChannelGone
     leg.set_callstate(CallState.RINGING)
@@ -342,15 +348,15 @@ def _phone_body(leg: Channel, behaviour: AgentBehaviour, after_answer: list[tupl
     if leg.wait(behaviour.answer_after_s, messages=False, breakable=False) == "hangup":
         raise ChannelGone
     leg.has_codecs = True
+    apply(leg, leg.sip.phone_answer_variables())
     _codec_vars(leg)
-    leg.set_var("endpoint_disposition", "ANSWER")
     leg.mark_answered()
+    apply(leg, leg.sip.ack_variables())  # we ACK the phone's 200 OK at once
     if behaviour.talk_s is not None:
         def end_talk() -> None:
             clock.sleep(behaviour.talk_s)
             if leg.is_up:
-                leg.set_var("sip_hangup_disposition", "recv_bye")
-                leg.hangup("NORMAL_CLEARING")
+                leg.remote_hangup("NORMAL_CLEARING")
 
         gevent.spawn(end_talk)
     _run_after_answer(leg, after_answer, extension)

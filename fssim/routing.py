@@ -60,6 +60,7 @@ def route_loop(channel: Channel) -> None:
             return
         channel.profile.extension_name = name or channel.profile.destination_number
         channel.profile.extension_apps = [(app, data) for app, data, _inline in actions]
+        channel.profile.has_extension = True
         channel.run_state(ChannelState.CS_EXECUTE)
         channel.run_applications([(app, data) for app, data, _inline in actions], from_dialplan=True)
         if not channel.transfer_pending:
