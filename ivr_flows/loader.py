@@ -129,12 +129,18 @@ class FlowLoader:
         return flow
 
     def check(self, path: str | Path) -> tuple[Flow | None, list[Problem]]:
+        flow, problems, _ = self.check_located(path)
+        return flow, problems
+
+    def check_located(self, path: str | Path) -> tuple[Flow | None, list[Problem], Locator]:
+        """Like `check`, plus a Locator that places further findings (lint's graph checks)
+        on the template line of any key of the rendered flow."""
         path = self._resolve(path)
         try:
             rendered = self.render(path)
         except FlowSyntaxError as exc:
-            return None, exc.problems
-        return self.parse(rendered, str(path))
+            return None, exc.problems, Locator(self, None, {}, str(path))
+        return self._parse(rendered, str(path))
 
     def render(self, path: str | Path) -> Rendered:
         path = self._resolve(path)
@@ -167,6 +173,11 @@ class FlowLoader:
         return strip_markers(raw)
 
     def parse(self, rendered: Rendered, display: str) -> tuple[Flow | None, list[Problem]]:
+        flow, problems, _ = self._parse(rendered, display)
+        return flow, problems
+
+    def _parse(self, rendered: Rendered, display: str) -> tuple[Flow | None, list[Problem], Locator]:
+        no_positions = Locator(self, rendered, {}, display)
         loader = yaml.SafeLoader(rendered.text)
         try:
             node = loader.get_single_node()
@@ -175,10 +186,10 @@ class FlowLoader:
             mark = exc.problem_mark or exc.context_mark
             problem = exc.problem or str(exc)
             if mark is None:
-                return None, [Problem(display, 1, 1, f"YAML: {problem}")]
-            return None, [self._place(rendered, mark.line, mark.column, f"YAML: {problem}")]
+                return None, [Problem(display, 1, 1, f"YAML: {problem}")], no_positions
+            return None, [self._place(rendered, mark.line, mark.column, f"YAML: {problem}")], no_positions
         except yaml.YAMLError as exc:
-            return None, [Problem(display, 1, 1, f"YAML: {exc}")]
+            return None, [Problem(display, 1, 1, f"YAML: {exc}")], no_positions
         finally:
             loader.dispose()
         positions: dict[tuple[str, ...], tuple[int, int]] = {}
@@ -188,9 +199,10 @@ class FlowLoader:
         for path, message in schema_problems:
             line0, col0 = _nearest(positions, path)
             problems.append(self._place(rendered, line0, col0, message))
+        locator = Locator(self, rendered, positions, display)
         if problems:
-            return None, _sorted(problems)
-        return flow, []
+            return None, _sorted(problems), locator
+        return flow, [], locator
 
     def prompt_names(self) -> set[str] | None:
         prompts = self.context.get("prompts")
@@ -243,6 +255,24 @@ class FlowLoader:
                 if not frame.filename.endswith(".py"):
                     found = (frame.filename, frame.lineno or 1)
         return found
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Places a message about a key path of the rendered flow (`("nodes", "menu", "options")`)
+    on the template line and column that produced it; the file's first line when unknown."""
+
+    loader: FlowLoader
+    rendered: Rendered | None
+    positions: dict[tuple[str, ...], tuple[int, int]]
+    display: str
+
+    def problem(self, path: tuple[str, ...], message: str, severity: str = "error") -> Problem:
+        if self.rendered is None or not self.positions:
+            return Problem(self.display, 1, 1, message, severity)
+        line0, col0 = _nearest(self.positions, path)
+        placed = self.loader._place(self.rendered, line0, col0, message)
+        return Problem(placed.file, placed.line, placed.column, message, severity)
 
 
 def _positions(node: Any, path: tuple[str, ...], out: dict, problems: list[Problem], rendered: Rendered, loader: FlowLoader) -> None:

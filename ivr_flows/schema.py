@@ -388,6 +388,7 @@ def _build_node(node_id: str, data: Any, path: Path, problems: list[SchemaProble
         if _KEY_ALIASES.get(str(key), str(key)) not in fields:
             known = ", ".join(sorted(yaml_key(n) for n in fields))
             problems.append((path + (str(key),), f"node {node_id!r}: unknown key {key!r} for a {node_type} node (known: {known})"))
+    before = len(problems)  # an unknown key does not hide the node's other problems
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         key = yaml_key(name)
@@ -400,7 +401,7 @@ def _build_node(node_id: str, data: Any, path: Path, problems: list[SchemaProble
         return None
     node = cls(id=node_id, type=node_type, **kwargs)
     _check_node(node, path, problems)
-    return node if len(problems) == before else None
+    return node
 
 
 def _convert(name: str, hint: Any, value: Any, path: Path, node_id: str, f: Any, problems: list[SchemaProblem]) -> Any:
