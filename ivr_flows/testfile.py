@@ -136,7 +136,7 @@ def load_case(path: str | Path) -> FlowTestCase:
         if outcome not in QUEUE_OUTCOMES and not outcome.startswith("exit-key:"):
             bad("queue", f"queue {name}: outcome {outcome!r}: expected one of {', '.join(QUEUE_OUTCOMES)} or exit-key:<key>")
     if problems:
-        raise FlowSyntaxError(problems)
+        raise FlowSyntaxError(sorted(problems, key=lambda p: (p.line, p.column)))
     return FlowTestCase(
         file=path, flow_file=(path.parent / str(data["flow"])), name=str(data.get("name", path.stem)),
         caller=str(data["caller"]), at=str(data["at"]), caller_name=str(data.get("caller_name", "")),
