@@ -294,6 +294,20 @@ class AgentStats:
 
 
 @dataclass(frozen=True)
+class WaitingTask:
+    """A contact waiting in a queue (pending, or reserved while an agent's phone rings)."""
+
+    task_id: str
+    routing_queue: str
+    state: str
+    channel: str
+    priority: int
+    enqueued_at: float
+    waited_s: float
+    offered_to: tuple[str, ...]  # workers whose phones ring for it (reserved only)
+
+
+@dataclass(frozen=True)
 class _WorkerSnapshot:
     worker_id: str
     fields: Mapping[str, str]
@@ -427,6 +441,39 @@ class StatsRecorder:
     def all_queues(self) -> list[QueueStats]:
         """Every configured queue of the tenant, by name; the agents are read once for all."""
         return self._queues_stats(self._routing_queues(), self._workers())
+
+    def waiting_tasks(self, queue: str, limit: int = 100) -> list[WaitingTask]:
+        """The contacts waiting in a configured queue, longest-waiting first (at most `limit`)."""
+        routing = self._routing_queues()
+        if queue not in routing:
+            raise UnknownEntity("queue", queue)
+        now = self.clock.now()
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for rq in routing[queue]:
+                pipe.zrange(self.key("q", rq, "since"), 0, limit - 1, withscores=True)
+            heads = [(rq, _text(t), float(s)) for rq, items in zip(routing[queue], pipe.execute(), strict=True)
+                     for t, s in items]
+            heads = sorted(heads, key=lambda h: h[2])[:limit]
+            pipe = self.client.pipeline(transaction=False)
+            for _, tid, _ in heads:
+                pipe.hmget(self.key("task", tid), "state", "channel", "priority")
+                pipe.smembers(self.key("task", tid, "res"))
+            raw = pipe.execute()
+            pipe = self.client.pipeline(transaction=False)
+            for i in range(len(heads)):
+                for rid in sorted(raw[2 * i + 1]):
+                    pipe.hget(self.key("res", _text(rid)), "worker")
+            workers = iter(pipe.execute())
+        except redis.RedisError as exc:
+            raise StoreError(f"redis unavailable reading queue {queue!r}: {exc}") from exc
+        out = []
+        for i, (rq, tid, enqueued_at) in enumerate(heads):
+            state, channel, priority = (_text(x) if x is not None else "" for x in raw[2 * i])
+            offered = tuple(sorted(_text(next(workers)) for _ in raw[2 * i + 1]))
+            out.append(WaitingTask(tid, rq, state, channel, int(float(priority or 0)), enqueued_at,
+                                   max(0.0, now - enqueued_at), offered))
+        return out
 
     def agent_stats(self, agent_id: str) -> AgentStats:
         """Live state and recent answers of one agent; UnknownEntity if there is no such worker."""
