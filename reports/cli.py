@@ -149,8 +149,8 @@ def report(from_text: str | None, to_text: str | None, interval_s: float | None,
     from fs_scripts.embedded import db_url as configured_db_url
     from fs_scripts.settings import load_settings
     from reports.agent_states import build_spans
+    from reports.formats import as_csv, as_json, as_table
     from reports.kpi import DIMENSIONS, check_interval_s, compute_kpis
-    from reports.render import as_csv, as_json, as_table
     from reports.source import read_activity_log, read_contacts
 
     settings = load_settings(config_path)
@@ -195,7 +195,7 @@ def report(from_text: str | None, to_text: str | None, interval_s: float | None,
     else:
         click.echo(as_table(rows, rules, seconds, tz), nl=False)
     if plot_dir is not None:
-        from reports.html import write_report
+        from reports.html import write_html
         from reports.plots import write_plots
 
         tenants = sorted({c.tenant for c in contacts})
@@ -207,5 +207,5 @@ def report(from_text: str | None, to_text: str | None, interval_s: float | None,
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
         tables = {f"By {d}": [r for r in rows if r.dimension == d] for d in dimensions}
-        page = write_report(plot_dir, tables, plots, rules=rules, tz=tz)
+        page = write_html(plot_dir, tables, plots, rules=rules, tz=tz)
         click.echo(f"wrote {page} and {len(plots)} charts", err=True)

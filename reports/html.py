@@ -17,8 +17,8 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from reports.config import ReportSettings
+from reports.formats import columns, definitions_line
 from reports.kpi import Kpis
-from reports.render import columns, definitions_line
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -51,7 +51,7 @@ def _table(rows: Sequence[Kpis], rules: ReportSettings, tz: ZoneInfo) -> str:
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
 
 
-def write_report(
+def write_html(
     out_dir: Path | str,
     kpi_tables: Mapping[str, Sequence[Kpis]],
     plots: Mapping[str, Path] | Sequence[Path],

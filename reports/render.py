@@ -1,121 +1,180 @@
-"""KPI rows as text: an aligned table for people, CSV for spreadsheets, JSON for programs. Pure.
+"""One call from a CRM store to a finished report: the text KPI table, and report.html with charts.
 
-The table shows the headline figures; CSV and JSON carry every field, all four service-level
-variants by name, and the definitions in force, so a number is never separated from what
-it means.
+Why this module: `fscc report` and `fscc demo` both need "read the window, lay the agent
+activity over the contacts, compute the KPIs, format them"; doing it in one place means the
+demo prints exactly what `fscc report` would print for the same window, with the same
+definitions. The steps stay separate underneath (source -> agent_states -> kpi ->
+formats / plots / html), so each is tested on its own.
+
+Agent activity (for occupancy and the agent-state chart) is not in the CDRs: pass it as a
+JSON-lines log (`agent_log`, the format `reports.source.ActivityLogWriter` writes) or as
+`ActivityChange` records (`activity`). Without it, occupancy is "-" and the agent-state chart
+says that no activity was recorded; the contact KPIs are complete either way.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
-import json
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import peewee
+
+from reports.agent_states import ActivityChange, build_spans
 from reports.config import ReportSettings
-from reports.kpi import Kpis
+from reports.facts import AgentStateSpan, ContactFacts
+from reports.formats import as_csv, as_json, as_table
+from reports.kpi import ALL, DIMENSIONS, Kpis, check_interval_s, compute_kpis
+from reports.source import ReportSourceError, read_activity_log, read_contacts
 
-#: (header, function of a row -> text) for the human table and the HTML report
-Column = tuple[str, Any]
+logger = logging.getLogger(__name__)
 
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}"
-
-
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+__all__ = ["ReportData", "ReportPaths", "kpi_table", "load_report", "write_report"]
 
 
-def interval_label(row: Kpis, tz: ZoneInfo) -> str:
-    if row.interval_start is None:
-        return "total"
-    start = datetime.fromtimestamp(row.interval_start, tz)
-    return start.strftime("%Y-%m-%d %H:%M")
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report window holds: the inputs and the KPI rows computed from them."""
+
+    contacts: tuple[ContactFacts, ...]
+    spans: tuple[AgentStateSpan, ...]
+    rows: tuple[Kpis, ...]
+    rules: ReportSettings
+    interval_s: int
+    tz: ZoneInfo
+    tenant: str | None
 
 
-def columns(tz: ZoneInfo, rules: ReportSettings, tenants: bool = False) -> list[Column]:
-    """The headline columns, in the order a manager reads them."""
-    cols: list[Column] = [("tenant", lambda r: r.tenant)] if tenants else []
-    return cols + [
-        ("by", lambda r: r.dimension),
-        ("key", lambda r: r.key),
-        ("interval", lambda r: interval_label(r, tz)),
-        ("offered", lambda r: str(r.offered)),
-        ("answered", lambda r: str(r.answered)),
-        ("abandoned", lambda r: str(r.abandoned)),
-        ("short ab.", lambda r: str(r.short_abandoned)),
-        ("callback", lambda r: str(r.callbacks)),
-        ("self-svc", lambda r: str(r.self_service)),
-        (f"SL% {rules.service_level_threshold_s}s", lambda r: _pct(r.service_level)),
-        ("ASA s", lambda r: _secs(r.asa_s)),
-        ("AHT s", lambda r: _secs(r.aht_s)),
-        ("ACW s", lambda r: _secs(r.avg_acw_s)),
-        ("aband.%", lambda r: _pct(r.abandon_rate)),
-        ("occ.%", lambda r: _pct(r.occupancy)),
-    ]
+@dataclass(frozen=True)
+class ReportPaths:
+    """What `write_report` wrote. `plots` maps each chart's caption to its PNG, in reading order."""
+
+    out_dir: Path
+    html: Path
+    csv: Path
+    json: Path
+    plots: dict[str, Path] = field(default_factory=dict)
 
 
-def definitions(rules: ReportSettings, interval_s: int, tz: ZoneInfo) -> dict[str, Any]:
-    return {
-        "service_level_variant": rules.service_level_variant.value,
-        "service_level_threshold_s": rules.service_level_threshold_s,
-        "service_level_target_pct": rules.service_level_target_pct,
-        "short_abandon_s": rules.short_abandon_s,
-        "interval_min": interval_s // 60,
-        "timezone": str(tz),
-        "interval_rule": "a contact belongs to the interval in which it was offered",
-    }
+def _zone(tz: ZoneInfo | str | None) -> ZoneInfo:
+    if isinstance(tz, ZoneInfo):
+        return tz
+    try:
+        return ZoneInfo(tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ReportSourceError(f"unknown timezone {tz!r}: use an IANA name such as Asia/Shanghai") from None
 
 
-def definitions_line(rules: ReportSettings, interval_s: int, tz: ZoneInfo) -> str:
-    return (f"service level: {rules.service_level_variant.value}, target {rules.service_level_target_pct:g}% "
-            f"within {rules.service_level_threshold_s} s; abandons under {rules.short_abandon_s} s are short "
-            f"(reported apart); {interval_s // 60}-minute intervals in {tz}, by time offered")
+def load_report(
+    database: peewee.Database | str,
+    *,
+    start: float,
+    end: float,
+    interval_s: int = 900,
+    tz: ZoneInfo | str | None = "UTC",
+    tenant: str | None = None,
+    rules: ReportSettings | None = None,
+    agent_log: Path | str | None = None,
+    activity: Iterable[ActivityChange] = (),
+    dimensions: Sequence[str] = DIMENSIONS,
+) -> ReportData:
+    """Read contacts offered in [start, end) (epoch seconds) and compute every KPI row.
+
+    `database` is an open peewee database (left open) or a CRM URL (opened and closed here).
+    Intervals of `interval_s` (900, 1800 or 3600) are aligned to local midnight in `tz`.
+    """
+    from crm_sync.models import open_database
+
+    if end <= start:
+        raise ValueError(f"a report window must end after it starts ({start} >= {end})")
+    check_interval_s(int(interval_s))
+    rules = rules or ReportSettings()
+    zone = _zone(tz)
+    owned = isinstance(database, str)
+    db = open_database(database) if owned else database
+    try:
+        contacts = read_contacts(db, start, end, tenant)
+    finally:
+        if owned:
+            db.close()
+    changes = list(activity)
+    if agent_log is not None:
+        changes.extend(read_activity_log(Path(agent_log)))
+    changes = [c for c in changes if tenant is None or c.tenant == tenant]
+    # Without any activity record, spans would hold only handling time and occupancy would
+    # read 100 %: say "unknown" instead.
+    spans = build_spans(changes, contacts, end) if changes else []
+    rows = compute_kpis(contacts, spans, rules=rules, interval_s=int(interval_s), start=start, end=end, tz=zone,
+                        dimensions=dimensions)
+    logger.info("report %s..%s: %d contacts, %d agent state spans, %d rows", start, end, len(contacts), len(spans),
+                len(rows))
+    return ReportData(tuple(contacts), tuple(spans), tuple(rows), rules, int(interval_s), zone, tenant)
 
 
-def as_table(rows: Sequence[Kpis], rules: ReportSettings, interval_s: int, tz: ZoneInfo) -> str:
-    if not rows:
-        return "no contacts in the period\n"
-    cols = columns(tz, rules, tenants=len({r.tenant for r in rows}) > 1)
-    cells = [[fn(r) for _, fn in cols] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(cols)]
-    text_cols = {"tenant", "by", "key", "interval"}
-
-    def line(values: list[str]) -> str:
-        return "  ".join(v.ljust(w) if h in text_cols else v.rjust(w) for v, w, (h, _) in zip(values, widths, cols, strict=True)).rstrip()
-
-    out = [definitions_line(rules, interval_s, tz), line([h for h, _ in cols]), line(["-" * w for w in widths])]
-    previous = None
-    for row, values in zip(rows, cells, strict=True):
-        group = (row.tenant, row.dimension, row.key)
-        if previous is not None and group != previous:
-            out.append("")
-        previous = group
-        out.append(line(values))
-    return "\n".join(out) + "\n"
+def _headline_rows(rows: Sequence[Kpis], intervals_for: Sequence[str]) -> list[Kpis]:
+    return [r for r in rows if r.dimension in intervals_for or r.interval_start is None]
 
 
-def _record(row: Kpis, tz: ZoneInfo) -> dict[str, Any]:
-    data = dataclasses.asdict(row)
-    data["service_level_variant"] = row.service_level_variant.value
-    data["interval"] = interval_label(row, tz)
-    return data
+def kpi_table(
+    database: peewee.Database | str,
+    *,
+    start: float,
+    end: float,
+    interval_s: int = 900,
+    tz: ZoneInfo | str | None = "UTC",
+    tenant: str | None = None,
+    rules: ReportSettings | None = None,
+    agent_log: Path | str | None = None,
+    activity: Iterable[ActivityChange] = (),
+    dimensions: Sequence[str] = DIMENSIONS,
+    intervals_for: Sequence[str] = (ALL,),
+) -> str:
+    """The KPI table as text, as `fscc report --format table` prints it.
+
+    The whole center gets a row per interval plus the period total; queues, tiers and agents
+    get their period totals only (`intervals_for` names the cuts that also get per-interval
+    rows), so the table stays readable at the end of a demo. The first line states the
+    definitions in force (service-level variant and target, short-abandon threshold, interval).
+    """
+    data = load_report(database, start=start, end=end, interval_s=interval_s, tz=tz, tenant=tenant, rules=rules,
+                       agent_log=agent_log, activity=activity, dimensions=dimensions)
+    return as_table(_headline_rows(data.rows, intervals_for), data.rules, data.interval_s, data.tz)
 
 
-def as_csv(rows: Sequence[Kpis], tz: ZoneInfo) -> str:
-    buffer = io.StringIO()
-    names = ["interval"] + [f.name for f in dataclasses.fields(Kpis)]
-    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in _record(row, tz).items()})
-    return buffer.getvalue()
+def write_report(
+    database: peewee.Database | str,
+    out_dir: Path | str,
+    *,
+    start: float,
+    end: float,
+    interval_s: int = 900,
+    tz: ZoneInfo | str | None = "UTC",
+    title: str = "fscc contact-center report",
+    tenant: str | None = None,
+    rules: ReportSettings | None = None,
+    agent_log: Path | str | None = None,
+    activity: Iterable[ActivityChange] = (),
+) -> ReportPaths:
+    """Write report.html, the four PNG charts, kpi.csv and kpi.json into `out_dir`.
 
+    The charts need one tenant: give `tenant` when the store holds several (ValueError
+    otherwise). report.html holds a table per cut (all, queue, tier, agent) with every
+    interval, and the charts beside it; the folder is self-contained.
+    """
+    from reports.html import write_html
+    from reports.plots import write_plots
 
-def as_json(rows: Sequence[Kpis], rules: ReportSettings, interval_s: int, tz: ZoneInfo) -> str:
-    return json.dumps({"definitions": definitions(rules, interval_s, tz), "rows": [_record(r, tz) for r in rows]}, indent=2)
+    data = load_report(database, start=start, end=end, interval_s=interval_s, tz=tz, tenant=tenant, rules=rules,
+                       agent_log=agent_log, activity=activity)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(out, data.rows, data.contacts, data.spans, data.rules, data.tz, tenant)
+    tables = {f"By {d}" if d != ALL else "Whole center": [r for r in data.rows if r.dimension == d] for d in DIMENSIONS}
+    html = write_html(out, tables, plots, rules=data.rules, tz=data.tz, title=title)
+    csv_path = out / "kpi.csv"
+    csv_path.write_text(as_csv(data.rows, data.tz), encoding="utf-8")
+    json_path = out / "kpi.json"
+    json_path.write_text(as_json(data.rows, data.rules, data.interval_s, data.tz), encoding="utf-8")
+    return ReportPaths(out_dir=out, html=html, csv=csv_path, json=json_path, plots=dict(plots))

@@ -90,6 +90,37 @@ def _facts(row: dict) -> ContactFacts:
         raise ReportSourceError(f"contact {key}: {exc}") from exc
 
 
+class ActivityLogWriter:
+    """Appends agent activity changes to a JSON-lines file in the format `read_activity_log` reads.
+
+    For whoever watches the ACD (the demo, an exporter in production): call `record(...)` on
+    every activity change. Each line is written and flushed on its own, so a crash loses at
+    most the line being written, and a reader can follow the file while it grows.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._handle = self.path.open("a", encoding="utf-8")
+
+    def record(self, tenant: str, agent: str, activity: str, at: float) -> None:
+        """One change; `activity` is an ACD activity (available, break, wrap-up, offline, ...)."""
+        change = ActivityChange(tenant=str(tenant), agent=str(agent), activity=str(activity), at=float(at))
+        change.state  # noqa: B018 -- refuse an unknown activity here, not when the report is read
+        self._handle.write(json.dumps({"tenant": change.tenant, "agent": change.agent, "activity": change.activity,
+                                       "at": change.at}) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> ActivityLogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def read_activity_log(path: Path) -> list[ActivityChange]:
     """Agent activity changes from a JSON-lines file; a bad line raises naming file:line."""
     changes: list[ActivityChange] = []

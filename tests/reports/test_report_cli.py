@@ -39,6 +39,7 @@ def store(add, crm_db_url, tmp_path):
     return crm_db_url, log
 
 
+@pytest.mark.pg_times
 def test_json_report_has_every_kpi_named(store):
     url, log = store
     result = run_fscc("report", "--db", url, "--from", "2026-11-22T08:00", "--to", "2026-11-22T08:30", "--tz", "UTC",

@@ -14,6 +14,7 @@ from reports.source import ReportSourceError, read_activity_log, read_contacts
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=timezone.utc).timestamp()
 
 
+@pytest.mark.pg_times
 def test_contact_rows_become_facts(crm_db, add):
     add(key="k-answered", started_at=T0 - 30, enqueued_at=T0, agent_answered_at=T0 + 12, queue="billing",
         agent="1001", tier=2, wait_s=12, talk_s=100, hold_s=5, acw_s=20, outcome="answered", ended_at=T0 + 117)
@@ -29,6 +30,7 @@ def test_contact_rows_become_facts(crm_db, add):
     assert self_service.offered_at == T0 + 60 and self_service.queue is None and self_service.agent is None
 
 
+@pytest.mark.pg_times
 def test_window_is_by_time_offered_not_time_started(crm_db, add):
     add(key="ivr-long", started_at=T0 - 600, enqueued_at=T0 + 5, outcome="abandoned", wait_s=30)  # started before, offered inside
     add(key="queued-before", started_at=T0 - 60, enqueued_at=T0 - 1, outcome="abandoned", wait_s=30)
