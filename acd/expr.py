@@ -19,14 +19,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from acd.errors import ExprError
 
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<number>\d+(?:\.\d+)?)
+  | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<name>[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*)
   | (?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,)
@@ -80,7 +80,7 @@ class Compare:
     column: int
 
 
-Node = Union[Literal, Name, ListOf, Not, BoolOp, Compare]
+Node = Literal | Name | ListOf | Not | BoolOp | Compare
 
 
 def tokenize(source: str) -> list[Token]:
@@ -301,21 +301,34 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _equal(left: Any, right: Any) -> bool:
+    """Python equality, except that a boolean never equals a number (`true == 1` is false)."""
+    if isinstance(left, bool) != isinstance(right, bool):
+        return False
+    return bool(left == right)
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if isinstance(container, Mapping):
+        try:
+            return item in container
+        except TypeError:  # an unhashable left side (a list) is never a key
+            return False
+    if isinstance(container, (list, tuple, set, frozenset)):
+        return any(_equal(item, member) for member in container)
+    if isinstance(container, str) and isinstance(item, str):
+        return item in container
+    return False
+
+
 def _compare(op: str, left: Any, right: Any) -> bool:
     if op in ("in", "not in"):
-        if isinstance(right, Mapping):
-            found = left in right
-        elif isinstance(right, (list, tuple, set, frozenset)):
-            found = left in right
-        elif isinstance(right, str) and isinstance(left, str):
-            found = left in right
-        else:
-            found = False
+        found = _contains(right, left)
         return found if op == "in" else not found
     if op == "==":
-        return left == right
+        return _equal(left, right)
     if op == "!=":
-        return left != right
+        return not _equal(left, right)
     if not ((_is_number(left) and _is_number(right)) or (isinstance(left, str) and isinstance(right, str))):
         return False  # null or mixed kinds never order
     if op == "<":

@@ -211,7 +211,7 @@ class Router:
         reply = self.store.run("tick", self.clock.now(), limit, s.reject_delay_s, s.busy_delay_s,
                                s.no_answer_delay_s, s.no_answer_limit, self.node_id)
         names = ("timeouts", "delays_ended", "escalations", "wrapups_ended", "nodes_recovered", "resumes_expired")
-        return dict(zip(names, (int(x) for x in reply)))
+        return dict(zip(names, (int(x) for x in reply), strict=True))
 
     def inbox_key(self, node_id: str | None = None) -> str:
         return self.store.key("node", node_id or self.node_id, "inbox")

@@ -33,6 +33,20 @@ def worker_score(queue: Queue, worker: Worker, channel: str, random_value: float
     raise ValueError(f"unknown strategy {strategy!r}")
 
 
+_MINSTD_MOD = 2147483647
+
+
+def random_score(seed: int, offers: int) -> float:
+    """The random strategy's score, as lib.lua computes it: a Park-Miller step over (seed, offers).
+
+    Redis scripts may not draw random numbers freely (replication replays them), so the
+    randomness is a hash of the worker's seed and its offer count, which changes after
+    every offer. Every product stays below 2**53, so Lua's doubles and Python agree exactly.
+    """
+    x = (int(seed) + int(offers) * 7919) % _MINSTD_MOD
+    return float((x * 48271) % _MINSTD_MOD)
+
+
 def occupancy_percent(used: Mapping[str, int], capacity: Mapping[str, int]) -> int:
     """Whole percent of all channels' capacity in use (integer, so Lua and Python agree exactly)."""
     total = sum(int(v) for v in capacity.values())

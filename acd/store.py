@@ -58,7 +58,7 @@ def tenant_prefix(tenant: str) -> str:
     return f"fscc:{{{tenant}}}:"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def script_source(name: str) -> str:
     """The full text sent to Redis: transition tables, lib.lua, then the script."""
     lua = resources.files("acd") / "lua"

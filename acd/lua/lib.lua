@@ -88,8 +88,9 @@ local function worker_score(rq, wid, ch, strategy)
   end
   if strategy == "random" then
     -- deterministic per (worker, offer count): Redis scripts must not call math.random freely
-    local seed = hnum(wk, "rand_seed", 0) + hnum(wk, "offers", 0) * 7919
-    return (seed * 2654435761) % 4294967296
+    -- (mirrors acd.selection.random_score; every product stays below 2^53, exact in doubles)
+    local x = (hnum(wk, "rand_seed", 0) + hnum(wk, "offers", 0) * 7919) % 2147483647
+    return (x * 48271) % 2147483647
   end
   return idle -- longest-idle, ring-all
 end
