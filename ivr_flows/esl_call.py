@@ -15,10 +15,11 @@ CHANNEL_EXECUTE_COMPLETE event (it carries the channel variables, over our socke
 trip, long enough for a hang-up to write it into the CDR. The same path serves non-sensitive
 collects: one mechanism, and no `ivr_digits` noise in every CDR.
 
-What this cannot stop: FreeSWITCH itself writes every DTMF digit a leg received into the
-`digits_dialed` CDR variable at hang-up (switch_channel_set_timestamps; see the capture
-`dtmf.cdr.2.loopback-5903-b.json`: `"digits_dialed":"123%23"`). Whoever reads CDRs must treat
-`digits_dialed` as sensitive (crm_sync drops it).
+The other way digits reach a CDR is the switch's own `digits_dialed` (every key the leg
+received, written at hang-up: capture `dtmf.cdr.2.loopback-5903-b.json`, `"123%23"`). The
+runner sets `sensitive_dtmf=true` around a sensitive collect: switch_channel_queue_dtmf then
+flags the digits DTMF_FLAG_SENSITIVE and switch_channel_dequeue_dtmf keeps them out of the
+dtmf log that becomes `digits_dialed` (and fires no DTMF event for them).
 """
 
 from __future__ import annotations

@@ -51,6 +51,10 @@ SAY_TYPES = {
     "time": ("CURRENT_TIME", "pronounced"),
     "items": ("ITEMS", "pronounced"),
 }
+#: FreeSWITCH's switch_channel_queue_dtmf flags digits received while this is true as
+#: DTMF_FLAG_SENSITIVE: no DTMF event, no log line, and not in `digits_dialed` (the CDR's
+#: record of every key pressed), so a PIN typed in a sensitive collect stays off the CDR
+SENSITIVE_DTMF = "sensitive_dtmf"
 BEEP = "tone_stream://%(500,0,1000)"
 MASK = "***"
 
@@ -379,10 +383,16 @@ class FlowRunner:
     def _get_digits(self, node: str | None, action: a.GetDigits) -> a.Digits:
         # tries=1 and no regex at the switch: retries, their prompts and validation are the
         # interpreter's, so the path records what the caller really pressed
-        digits = self.call.play_and_get_digits(
-            prompt=self.resolve_prompt(action.prompt, action.language), invalid_prompt="",
-            min_digits=min(1, action.min_digits), max_digits=max(1, action.max_digits), tries=1,
-            timeout_ms=action.timeout_ms, terminators=action.terminators, regex=None)
+        if action.sensitive:
+            self.call.set_variable(SENSITIVE_DTMF, "true")
+        try:
+            digits = self.call.play_and_get_digits(
+                prompt=self.resolve_prompt(action.prompt, action.language), invalid_prompt="",
+                min_digits=min(1, action.min_digits), max_digits=max(1, action.max_digits), tries=1,
+                timeout_ms=action.timeout_ms, terminators=action.terminators, regex=None)
+        finally:
+            if action.sensitive:
+                self._safe_set(SENSITIVE_DTMF, "")
         shown = (MASK if digits else "timeout") if action.sensitive else (digits or "timeout")
         self._trace(node, f"get digits {action.prompt}" + (" (sensitive)" if action.sensitive else ""), shown)
         return a.Digits(digits, self.clock.now(), action.sensitive)
