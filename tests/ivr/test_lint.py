@@ -47,6 +47,13 @@ CASES = {
          "schema.yaml.j2:23:5: node 'three': unknown key 'colour' for a collect node (known: into, invalid_prompt, "
          "max_digits, min_digits, next, on_failure, prompt, regex, sensitive, terminator, timeout_s, tries)"],
     ),
+    "macro": (
+        "{% macro queue_node(id, q, next) %}\n  {{ id }}:\n    type: queue\n    queue: {{ q }}\n    max_wait_s: -5\n"
+        "    answered: {{ next }}\n{% endmacro %}\nflow: m\nstart: q1\nnodes:\n{{ queue_node('q1', 'billing', 'bye') }}\n"
+        "{{ queue_node('q2', 'vip', 'bye') }}\n  bye:\n    type: hangup\n",
+        ["macro.yaml.j2:5:5: node 'q1': max_wait_s must be positive, got -5.0",
+         "macro.yaml.j2:5:5: node 'q2': max_wait_s must be positive, got -5.0"],
+    ),
     "targets_in_a_loop": (
         "flow: q\nstart: a\nnodes:\n  a:\n    type: hangup\n{% for q in ['x', 'y'] %}\n  q_{{ q }}:\n"
         "    type: queue\n    queue: {{ q }}\n    answered: done_{{ q }}\n{% endfor %}\n",
