@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from acd.tiers import Tier
+from fs_scripts import cdr_vars
 from ivr_flows import expr as expr_lang
 from ivr_flows.errors import ExpressionError
 
@@ -36,6 +37,12 @@ _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _HOURS = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CAUSE = re.compile(r"^[A-Z_]{3,40}$")
+#: fscc_* names the interpreter itself publishes: a flow must not write them behind its back
+ENGINE_VARS = frozenset({cdr_vars.FLOW, cdr_vars.PATH, cdr_vars.OUTCOME, cdr_vars.TIER, cdr_vars.CUSTOMER_ID,
+                         cdr_vars.AUTHENTICATED, cdr_vars.LANGUAGE, cdr_vars.FLOW_END, cdr_vars.SURVEY,
+                         cdr_vars.QUEUE, cdr_vars.CALLBACK_NUMBER})
+#: every fscc_* name of the CDR contract
+CONTRACT_VARS = frozenset(v for k, v in vars(cdr_vars).items() if k.isupper() and isinstance(v, str) and v.startswith("fscc_"))
 
 
 def _ref(**kw: Any) -> Any:
@@ -562,6 +569,11 @@ def _check_node(node: Node, path: Path, problems: list[SchemaProblem]) -> None:
         for name in list(node.channel) + list(node.channel_compute):
             if not _VAR.match(name):
                 bad("channel", f"{name!r} is not a channel variable name")
+        for name in list(node.channel) + list(node.channel_compute):
+            if name in ENGINE_VARS:
+                bad("channel", f"{name!r} is set by the engine itself (the CDR contract); use vars or another name")
+            elif name.startswith("fscc_") and name not in CONTRACT_VARS:
+                bad("channel", f"{name!r} is not a name of the CDR contract (fs_scripts/cdr_vars.py); fscc_* names are reserved")
         for name, parsed in node.channel_compute.items():
             if parsed is not None and any(p[0] == "secret" for p in parsed.names()):
                 bad("channel_compute", f"{name}: a sensitive value (secret.*) cannot reach a channel variable")

@@ -233,6 +233,18 @@ def test_set_variables_computed_values_language_and_channel_variables():
                        a.Play((("say", "21", "number"),), "zh")]
 
 
+def test_set_refuses_fscc_names_the_engine_owns_or_the_contract_lacks():
+    def problems(channel):
+        node = {"type": "set", "channel": channel, "next": "bye"}
+        return [m for _, m in build_flow({"flow": "t", "start": "n", "nodes": {"n": node, "bye": BYE}})[1]]
+
+    assert problems({"fscc_outcome": "answered"}) == [
+        "node 'n': 'fscc_outcome' is set by the engine itself (the CDR contract); use vars or another name"]
+    assert problems({"fscc_made_up": "1"}) == [
+        "node 'n': 'fscc_made_up' is not a name of the CDR contract (fs_scripts/cdr_vars.py); fscc_* names are reserved"]
+    assert problems({"fscc_recording_consent": "yes", "fscc_disposition": "x", "my_var": "1"}) == []
+
+
 def test_branch_on_customer_tier_and_time_else():
     flow = make_flow({
         "b": {"type": "branch", "cases": [{"if": "tier == tiers.global_vip", "next": "vip"},
