@@ -400,6 +400,10 @@ def show(sim: Simulator, arg: str, session: Any) -> str:
         if len(words) > 1 and words[1] == "count":
             return f"\n{len(channels)} total.\n"
         columns, rows = _CHANNEL_COLUMNS, [_channel_row(sim, c) for c in channels]
+    elif what == "registrations":
+        from fssim.registrations import TABLE_COLUMNS
+
+        columns, rows = TABLE_COLUMNS, sim.registrar.rows()
     elif what == "calls":
         columns = _CALL_COLUMNS
         rows = [_call_row(sim, c) for c in channels if c.bridge_partner is None or c.bridge_a_side]
@@ -418,7 +422,8 @@ def show(sim: Simulator, arg: str, session: Any) -> str:
 @api("fssim_agent")
 def fssim_agent(sim: Simulator, arg: str, session: Any) -> str:
     """fssim_agent <user> [registered=true] [answer_after_s=2|never] [busy=false] [reject=false]
-    [talk_s=N] [hangup_after_s=N] | fssim_agent <user> delete | fssim_agent list"""
+    [talk_s=N] [hangup_after_s=N] [register_expires_s=3600] | fssim_agent <user> delete |
+    fssim_agent <user> expire | fssim_agent list"""
     from fssim.control import parse_agent_command
 
     return parse_agent_command(sim, arg)

@@ -38,13 +38,15 @@ def _seconds(value: str | None) -> float | None:
 def parse_agent_command(sim: Simulator, arg: str) -> str:
     words = arg.split()
     if not words:
-        return "-USAGE: fssim_agent <user> [registered=true] [answer_after_s=N|never] [busy=false] [reject=false] [talk_s=N] [hangup_after_s=N] | <user> delete | list\n"
+        return "-USAGE: fssim_agent <user> [registered=true] [answer_after_s=N|never] [busy=false] [reject=false] [talk_s=N] [hangup_after_s=N] [register_expires_s=3600] | <user> delete | <user> expire | list\n"
     if words[0] == "list":
         return json.dumps({u: b.__dict__ for u, b in sim.directory.users().items()}) + "\n"
     user = words[0]
     if len(words) > 1 and words[1] == "delete":
-        sim.directory.remove(user)
+        sim.remove_agent(user)
         return "+OK\n"
+    if len(words) > 1 and words[1] == "expire":
+        return "+OK\n" if sim.expire_registration(user) else f"-ERR {user} is not registered\n"
     try:
         kv = _kv(words[1:])
         behaviour = AgentBehaviour(
@@ -54,6 +56,7 @@ def parse_agent_command(sim: Simulator, arg: str) -> str:
             reject=kv.get("reject", "false").lower() in _TRUE,
             talk_s=_seconds(kv.get("talk_s")),
             hangup_after_s=_seconds(kv.get("hangup_after_s")),
+            register_expires_s=float(kv.get("register_expires_s", "3600")),
         )
     except ValueError as exc:
         return f"-ERR {exc}\n"

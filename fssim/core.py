@@ -39,6 +39,9 @@ class SimCore:
         self.recordings_dir = Path(recordings_dir) if recordings_dir else None
         self.sound_dirs = [Path(p) for p in sound_dirs]
         self.directory = Directory(tuple(users))
+        from fssim.registrations import Registrar
+
+        self.registrar = Registrar(self)
         self.global_vars: dict[str, str] = {
             "domain": self.directory.domain,
             "domain_name": self.directory.domain,

@@ -28,6 +28,7 @@ class AgentBehaviour:
     reject: bool = False
     talk_s: float | None = None
     hangup_after_s: float | None = None
+    register_expires_s: float = 3600.0
 
     def failure_cause(self) -> str | None:
         """The cause that ends the attempt before any answer, or None if it will ring."""

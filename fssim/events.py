@@ -65,6 +65,9 @@ CALLING_SITE: dict[str, tuple[str, str, int]] = {
     "RECORD_START": ("switch_ivr_async.c", "record_callback", 1482),
     "RECORD_STOP": ("switch_ivr_async.c", "send_record_stop_event", 1241),
     "CUSTOM": ("fssim", "fssim_inject", 1),
+    # mod_sofia's registration events (CUSTOM; the key is the site, not the event name)
+    "sofia::register": ("sofia_reg.c", "sofia_reg_handle_register_token", 1993),
+    "sofia::expire": ("sofia_reg.c", "sofia_reg_del_callback", 724),
 }
 
 #: Event types that carry the channel variables (switch_channel_event_set_extended_data).

@@ -18,6 +18,7 @@ import gevent
 from fssim.channel import PCMU, CallerProfile, Channel, ChannelGone, Codec
 from fssim.dialstring import DialStringError, Target, parse_dial_string, parse_originate
 from fssim.directory import AgentBehaviour
+from fssim.registrations import phone_address
 from fssim.routing import route_loop
 from fssim.sip import SipLeg, apply
 from fssim.states import CallState, ChannelState
@@ -300,9 +301,10 @@ def _phone_leg(core: SimCore, name: str, user: str, behaviour: AgentBehaviour, v
     leg.set_var("is_outbound", "true")
     leg.set_var("uuid", leg.uuid)
     leg.set_var("session_id", str(leg.session_id))
+    binding = core.registrar.get(user)
+    remote_ip, remote_port = (binding.network_ip, binding.network_port) if binding else phone_address(user)
     leg.sip = SipLeg(profile="internal", local_ip=core.info.ipv4, local_port=5060, remote_user=user,
-                     remote_ip="127.0.0.1", remote_port=5060 + int(user) % 1000 if user.isdigit() else 5062,
-                     call_id=f"{uuid}@{core.info.ipv4}")
+                     remote_ip=remote_ip, remote_port=remote_port, call_id=f"{uuid}@{core.info.ipv4}")
     leg.set_var("channel_name", name)
     apply(leg, leg.sip.outgoing_variables(domain=core.directory.domain))
     leg.set_var("dialed_user", user)

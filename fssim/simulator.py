@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import gevent
@@ -21,6 +22,7 @@ from fssim import events as ev
 from fssim.carrier import DtmfScript, place_inbound_call
 from fssim.core import SimCore
 from fssim.directory import DEFAULT_USERS, AgentBehaviour
+from fssim.registrations import Registration
 from fssim.server import InboundServer
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class Simulator(SimCore):
 
     def stop(self) -> None:
         """Hang up every leg (their CDRs are written), close every connection."""
+        self.registrar.stop()
         for ch in list(self.channels.values()):
             ch.hangup("SYSTEM_SHUTDOWN")
         for ch in list(self.channels.values()):
@@ -73,7 +76,40 @@ class Simulator(SimCore):
 
     # ------------------------------------------------------------------ driving
     def set_agent(self, user: str, behaviour: AgentBehaviour) -> None:
-        self.directory.set(str(user), behaviour)
+        """Give a directory user's phone a behaviour. A change of `registered` is the phone
+        registering (sofia::register) or unregistering (sofia::unregister), as on the switch."""
+        user = str(user)
+        old = self.directory.get(user)
+        self.directory.set(user, behaviour)
+        was_registered = self.registrar.get(user) is not None
+        if behaviour.registered and not was_registered:
+            self.registrar.register(user, behaviour.register_expires_s)
+        elif not behaviour.registered and was_registered:
+            self.registrar.unregister(user)
+        elif behaviour.registered and old is not None and old.register_expires_s != behaviour.register_expires_s:
+            self.registrar.register(user, behaviour.register_expires_s)
+
+    def remove_agent(self, user: str) -> None:
+        """The user leaves the directory (SUBSCRIBER_ABSENT from now on); a registered phone
+        unregisters first."""
+        self.registrar.unregister(str(user))
+        self.directory.remove(str(user))
+
+    def expire_registration(self, user: str) -> bool:
+        """The phone stops refreshing (unplugged): its binding runs out (sofia::expire) and
+        calls to it fail with USER_NOT_REGISTERED. False if it was not registered."""
+        user = str(user)
+        if not self.registrar.expire(user):
+            return False
+        behaviour = self.directory.get(user)
+        if behaviour is not None:
+            self.directory.set(user, replace(behaviour, registered=False))
+        return True
+
+    @property
+    def registrations(self) -> list[Registration]:
+        """The live bindings (what `show registrations` lists), oldest first."""
+        return self.registrar.all()
 
     def place_call(self, destination: str, caller_id_number: str = "0000000000", caller_id_name: str = "",
                    context: str = "public", dtmf: DtmfScript = None, variables: Mapping[str, str] | None = None,
