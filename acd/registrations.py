@@ -102,8 +102,10 @@ class Directory:
         return self.by_identity.get(SipIdentity(user, host), ()) + self.by_identity.get(SipIdentity(user, ANY_HOST), ())
 
 
-def build_directory(source: AcdSettings | Mapping[str, str], tenant: str) -> Directory:
-    """From the `acd` settings (agents of `tenant` only) or a plain mapping SIP user -> worker id."""
+def build_directory(source: AcdSettings | Mapping[str, str], tenant: str, domain: str = "") -> Directory:
+    """From the `acd` settings (agents of `tenant` only) or a plain mapping SIP user -> worker id.
+    `domain` (the tenant's SIP domain) pins agents whose contact names no domain: two tenants
+    may then both have an extension 1001."""
     by_identity: dict[SipIdentity, list[str]] = {}
     never: list[str] = []
     if isinstance(source, AcdSettings):
@@ -113,8 +115,14 @@ def build_directory(source: AcdSettings | Mapping[str, str], tenant: str) -> Dir
             identity = sip_identity(agent)
             if identity is None:
                 never.append(agent_id)
-            else:
-                by_identity.setdefault(identity, []).append(agent_id)
+                continue
+            if domain and identity.host == ANY_HOST:
+                identity = SipIdentity(identity.user, domain)
+            by_identity.setdefault(identity, []).append(agent_id)
+        if source.agents and not by_identity and not never:
+            tenants = sorted({a.tenant for a in source.agents.values()})
+            logger.warning("tenant %s has no agent in acd.agents (their tenants: %s): no registration is followed",
+                           tenant, ", ".join(tenants))
     else:
         for user, worker_id in sorted(source.items()):
             identity = SipIdentity(*user.split("@", 1)) if "@" in user else SipIdentity(user)
@@ -239,14 +247,15 @@ class RegistrationFollower:
 
     `inbound` is an fs_scripts.esl.inbound.InboundConnection (connected or not yet);
     `directory_map` the `acd` settings (the agents of router.tenant are followed) or a mapping
-    SIP user (optionally user@domain) -> worker id. Use from gevent greenlets.
+    SIP user (optionally user@domain) -> worker id; `domain` the tenant's SIP domain, if agents
+    of several tenants share extensions. Use from gevent greenlets.
     """
 
     def __init__(self, inbound: Any, router: Any, directory_map: AcdSettings | Mapping[str, str], *,
-                 resync_check_s: float = 1.0, full_resync_s: float = 600.0) -> None:
+                 domain: str = "", resync_check_s: float = 1.0, full_resync_s: float = 600.0) -> None:
         self.inbound = inbound
         self.router = router
-        self.directory = build_directory(directory_map, getattr(router, "tenant", "default"))
+        self.directory = build_directory(directory_map, getattr(router, "tenant", "default"), domain)
         self.table = RegistrationTable()
         self.resync_check_s = resync_check_s
         self.full_resync_s = full_resync_s

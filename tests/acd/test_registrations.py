@@ -50,6 +50,8 @@ def test_directory_follows_only_the_routers_tenant() -> None:
     assert directory.workers_of("1002", "other.example") == ()
     assert directory.never_register == ("a3",)
     assert build_directory(settings, "acme").workers_of("1001", "x") == ("b1",)
+    pinned = build_directory(settings, "acme", domain="acme.example")
+    assert pinned.workers_of("1001", "acme.example") == ("b1",) and pinned.workers_of("1001", "x") == ()
     plain = build_directory({"1001": "w1", "1002@cc.example": "w2"}, "default")
     assert plain.identity_of == {"w1": SipIdentity("1001"), "w2": SipIdentity("1002", "cc.example")}
 
