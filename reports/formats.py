@@ -90,12 +90,18 @@ def as_table(rows: Sequence[Kpis], rules: ReportSettings, interval_s: int, tz: Z
         return "  ".join(v.ljust(w) if h in text_cols else v.rjust(w) for v, w, (h, _) in zip(values, widths, cols, strict=True)).rstrip()
 
     out = [definitions_line(rules, interval_s, tz), line([h for h, _ in cols]), line(["-" * w for w in widths])]
+    # a blank line between groups of several rows (a key's intervals), and where the cut
+    # changes; one-line groups (period totals only) stay together
     previous = None
+    previous_size = 0
     for row, values in zip(rows, cells, strict=True):
         group = (row.tenant, row.dimension, row.key)
         if previous is not None and group != previous:
-            out.append("")
+            if previous_size > 1 or group[:2] != previous[:2]:
+                out.append("")
+            previous_size = 0
         previous = group
+        previous_size += 1
         out.append(line(values))
     return "\n".join(out) + "\n"
 

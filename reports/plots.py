@@ -76,14 +76,14 @@ def _thin_ticks(ax, labels: list[str], x: np.ndarray) -> None:
     ax.set_xticklabels(labels[::step], rotation=45 if len(labels) > 8 else 0, ha="right" if len(labels) > 8 else "center")
 
 
-def plot_volume(rows: Sequence[Kpis], path: Path, tz: ZoneInfo, tenant: str | None = None) -> Path:
+def volume_figure(rows: Sequence[Kpis], tz: ZoneInfo, tenant: str | None = None) -> Figure:
     """Offered, answered and abandoned contacts per interval (grouped bars)."""
     data = _interval_rows(rows, tenant)
     fig = _figure()
     ax = fig.add_subplot()
     x = np.arange(len(data))
     width = 0.27
-    series = [("offered", [r.offered for r in data], "#7f7f7f"),
+    series = [("offered (every contact, incl. IVR self-service)", [r.offered for r in data], "#7f7f7f"),
               ("answered", [r.answered for r in data], "#2ca02c"),
               ("abandoned (short abandons excluded)", [r.abandoned for r in data], "#d62728")]
     for i, (label, values, color) in enumerate(series):
@@ -95,12 +95,12 @@ def plot_volume(rows: Sequence[Kpis], path: Path, tz: ZoneInfo, tenant: str | No
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _thin_ticks(ax, _interval_labels(data, tz), x)
     ax.set_ylim(0, max([1] + [r.offered for r in data]) * 1.3)  # headroom: the legend never hides a bar
-    ax.legend(loc="upper left", ncols=3)
+    ax.legend(loc="upper left", ncols=3, fontsize="small")
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return fig
 
 
-def plot_service_level(rows: Sequence[Kpis], rules: ReportSettings, path: Path, tz: ZoneInfo, tenant: str | None = None) -> Path:
+def service_level_figure(rows: Sequence[Kpis], rules: ReportSettings, tz: ZoneInfo, tenant: str | None = None) -> Figure:
     """Service level per interval (the configured variant) against the target line."""
     data = _interval_rows(rows, tenant)
     fig = _figure()
@@ -113,8 +113,10 @@ def plot_service_level(rows: Sequence[Kpis], rules: ReportSettings, path: Path, 
     colors = ["#2ca02c" if ok else "#d62728" for ok in met]
     ax.bar(x, heights, 0.7, color=colors)
     for xi, v in zip(x, values, strict=True):
-        if v is None:
+        if v is None:  # nothing answered or abandoned: no service level, which is not 0 %
             ax.text(xi, 2, "no calls", ha="center", va="bottom", rotation=90, fontsize=8, color="#7f7f7f")
+        elif len(data) <= 24:  # the figure itself, so a 0 % bar is seen, not missed
+            ax.text(xi, v + 1, f"{v:.0f}%", ha="center", va="bottom", fontsize=8)
     ax.axhline(target, color="black", linestyle="--", linewidth=1.2)
     ax.legend(handles=[Patch(color="#2ca02c", label="target met"), Patch(color="#d62728", label="target missed"),
                        Line2D([], [], color="black", linestyle="--", label=f"target {target:g}%")],
@@ -127,11 +129,13 @@ def plot_service_level(rows: Sequence[Kpis], rules: ReportSettings, path: Path, 
     ax.set_ylabel(f"contacts answered within {rules.service_level_threshold_s} s (%)")
     _thin_ticks(ax, _interval_labels(data, tz), x)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return fig
 
 
-def plot_wait_distribution(contacts: Sequence[ContactFacts], rules: ReportSettings, path: Path) -> Path:
-    """How long callers waited before an agent answered or they gave up (stacked histogram)."""
+def wait_figure(contacts: Sequence[ContactFacts], rules: ReportSettings, period: str = "") -> Figure:
+    """How long callers waited before an agent answered or they gave up (stacked histogram), with
+    the share of answered contacts answered within each wait on a second axis: a manager reads
+    off the service level any other threshold would have given."""
     answered = [c.wait_s for c in contacts if c.outcome is Outcome.ANSWERED]
     abandoned = [c.wait_s for c in contacts if c.outcome in (Outcome.ABANDONED, Outcome.SHORT_ABANDONED)
                  and not is_short_abandon(c, rules.short_abandon_s)]
@@ -147,14 +151,29 @@ def plot_wait_distribution(contacts: Sequence[ContactFacts], rules: ReportSettin
             label=[f"answered ({len(answered)})", f"abandoned ({len(abandoned)})",
                    f"short abandon, under {rules.short_abandon_s} s ({len(short)})"])
     ax.axvline(threshold, color="black", linestyle="--", linewidth=1.2, label=f"service-level threshold {threshold} s")
+    handles, labels = ax.get_legend_handles_labels()
+    if answered:
+        cumulative = ax.twinx()
+        xs = np.sort(np.asarray(answered))
+        shares = np.arange(1, len(xs) + 1) / len(xs) * 100
+        line, = cumulative.step(np.concatenate(([0.0], xs, [bins[-1]])), np.concatenate(([0.0], shares, [100.0])),
+                                where="post", color="#1f3a93", linewidth=1.5,
+                                label="answered within x s (cumulative %, right axis)")
+        cumulative.set_ylim(0, 105)
+        cumulative.yaxis.set_major_formatter(PercentFormatter(100))
+        cumulative.set_ylabel("share of answered contacts answered within x s")
+        handles.append(line)
+        labels.append(line.get_label())
     within = sum(1 for w in answered if w <= threshold)
-    ax.set_title(f"Queue wait before answer or abandon: {within} of {len(answered)} answered within {threshold} s")
-    ax.set_xlabel(f"wait in queue (seconds, {bin_s:g} s bins)")
-    ax.set_ylabel("contacts")
+    when = f", {period}" if period else ""
+    ax.set_title(f"Queue wait before answer or abandon{when}: {within} of {len(answered)} answered within {threshold} s")
+    ax.set_xlabel(f"wait in queue x (seconds, {bin_s:g} s bins)")
+    ax.set_ylabel("contacts per bin")
+    ax.set_xlim(0, bins[-1])
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="upper right")
+    ax.legend(handles, labels, loc="center right", fontsize="small")
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return fig
 
 
 def agent_state_counts(spans: Sequence[AgentStateSpan], start: float, end: float, step_s: float) -> tuple[np.ndarray, dict[AgentState, np.ndarray]]:
@@ -170,7 +189,7 @@ def agent_state_counts(spans: Sequence[AgentStateSpan], start: float, end: float
     return times, counts
 
 
-def plot_agent_states(spans: Sequence[AgentStateSpan], path: Path, tz: ZoneInfo, tenant: str | None = None) -> Path:
+def agent_states_figure(spans: Sequence[AgentStateSpan], tz: ZoneInfo, tenant: str | None = None) -> Figure:
     """Logged-in agents by state over time (stacked area, sampled at most 600 times)."""
     chosen = [s for s in spans if tenant is None or s.tenant == tenant]
     fig = _figure()
@@ -181,7 +200,7 @@ def plot_agent_states(spans: Sequence[AgentStateSpan], path: Path, tz: ZoneInfo,
         step_s = max(1.0, (end - start) / 600)
         times, counts = agent_state_counts(chosen, start, end, step_s)
         stamps = [datetime.fromtimestamp(t, tz) for t in times]
-        states = list(STATE_COLORS)
+        states = [s for s in STATE_COLORS if counts[s].any()]  # a state nobody was in is legend clutter
         ax.stackplot(stamps, *[counts[s] for s in states], labels=[s.value for s in states],
                      colors=[STATE_COLORS[s] for s in states], step="post")
         ax.xaxis.set_major_locator(AutoDateLocator(tz=tz))
@@ -196,7 +215,7 @@ def plot_agent_states(spans: Sequence[AgentStateSpan], path: Path, tz: ZoneInfo,
     ax.set_ylabel("agents logged in")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return fig
 
 
 def write_plots(out_dir: Path, rows: Sequence[Kpis], contacts: Sequence[ContactFacts], spans: Sequence[AgentStateSpan],
@@ -208,9 +227,11 @@ def write_plots(out_dir: Path, rows: Sequence[Kpis], contacts: Sequence[ContactF
         if len(tenants) > 1:
             raise ValueError(f"the data holds several tenants ({', '.join(sorted(tenants))}): plot one at a time")
     contacts = [c for c in contacts if tenant is None or c.tenant == tenant]
+    period = _period(_interval_rows(rows, tenant), tz)
     return {
-        "Contacts offered, answered and abandoned per interval": plot_volume(rows, out_dir / "volume.png", tz, tenant),
-        "Service level per interval against target": plot_service_level(rows, rules, out_dir / "service_level.png", tz, tenant),
-        "Wait-time distribution": plot_wait_distribution(contacts, rules, out_dir / "wait_times.png"),
-        "Agent states over time": plot_agent_states(spans, out_dir / "agent_states.png", tz, tenant),
+        "Contacts offered, answered and abandoned per interval": _save(volume_figure(rows, tz, tenant), out_dir / "volume.png"),
+        "Service level per interval against target": _save(service_level_figure(rows, rules, tz, tenant),
+                                                            out_dir / "service_level.png"),
+        "Wait-time distribution": _save(wait_figure(contacts, rules, period), out_dir / "wait_times.png"),
+        "Agent states over time": _save(agent_states_figure(spans, tz, tenant), out_dir / "agent_states.png"),
     }
