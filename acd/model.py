@@ -258,3 +258,8 @@ class Reservation:
     created_at: float
     expires_at: float
     node: str = ""
+
+    @property
+    def expires(self) -> float:
+        """When the offer rings out (the name the voice gateway reads)."""
+        return self.expires_at

@@ -20,7 +20,7 @@ from typing import Any
 import redis
 
 from acd.config import AcdSettings, AgentSettings
-from acd.errors import UnknownEntity
+from acd.errors import IllegalTransition, UnknownEntity
 from acd.model import (
     Reservation,
     ReservationState,
@@ -176,6 +176,9 @@ class Router:
         """Returns the previous activity. The transition table is checked in Python and in Lua."""
         wanted = WorkerActivity(activity)
         current = self.worker_state(worker_id).get("activity", "offline")
+        if wanted is WorkerActivity.WRAP_UP:  # the engine's alone: it needs a task and a timer
+            logger.warning("illegal worker transition %s: %s -> %s", worker_id, current, wanted.value)
+            raise IllegalTransition("worker", worker_id, current, wanted.value)
         check_transition("worker", worker_id, current, wanted)
         reply = self.store.run("activity", self.clock.now(), worker_id, wanted.value, reason)
         logger.info("worker %s: %s -> %s %s", worker_id, _t(reply[0]), wanted.value, reason)
