@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import socket as _stdsocket
 import uuid as uuid_mod
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,10 @@ class EslSession:
     def __init__(self, sim: Simulator, sock) -> None:
         self.sim = sim
         self.sock = sock
+        try:  # as mod_event_socket does: small replies and events must not wait for an ACK (Nagle)
+            sock.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self.connection_id = f"{self.kind}-{next(_connection_ids)}"
         self.reader = FrameReader()
         self.subscription = Subscription()
