@@ -86,7 +86,7 @@ class RunResult:
     transfer: a.Transfer | None = None
     tasks: tuple[tuple[str, str], ...] = ()  # (kind, task id)
     enqueued: tuple[a.Enqueue, ...] = ()
-    played: tuple[str, ...] = ()  # prompt names and "say:<text>", in order
+    played: tuple[str, ...] = ()  # prompt names (digit prompts too) and "say:<text>", in order
     channel: dict[str, str] = field(default_factory=dict)  # the fscc_* variables last published
 
     @property
@@ -271,18 +271,25 @@ class FlowRunner:
                     # the caller is gone: only the trailing variable writes are still worth trying
                     if isinstance(action, a.SetVar):
                         self._safe_set(action.name, action.value)
+                    result_event = a.CallerGone(self.clock.now(), self.hung_up)
                     continue
                 try:
                     outcome = self._do(flow, state, action)
                 except CallerHungUp as gone:
+                    # the rest of the batch still runs in hung-up mode: its End (when the flow
+                    # had already decided) or its trailing variable writes
                     self.hung_up = gone.cause or "caller hung up"
                     self.trace.append(TraceEntry(state.node, _describe(action), f"caller hung up ({self.hung_up})"))
                     result_event = a.CallerGone(self.clock.now(), gone.cause)
-                    break
+                    continue
                 if isinstance(outcome, tuple):  # RunFlow
                     next_flow = outcome
                 elif outcome is not None:
                     result_event = outcome
+            if state.finished:  # ended without an End in the batch (defensive: the interpreter always sends one)
+                end = a.End(state.outcome or "failed", state.end_reason or "normal", state.node)
+                self.trace.append(TraceEntry(end.node, f"end {end.reason}", end.outcome))
+                return end, next_flow
             event = result_event if result_event is not None else a.Done(self.clock.now())
         logger.error("call %s: flow %s took more than %d steps; ending", self.call.uuid, flow.name, self.max_steps)
         self._safe_hangup("NORMAL_TEMPORARY_FAILURE")
@@ -393,6 +400,7 @@ class FlowRunner:
         finally:
             if action.sensitive:
                 self._safe_set(SENSITIVE_DTMF, "")
+        self.played.append(action.prompt)
         shown = (MASK if digits else "timeout") if action.sensitive else (digits or "timeout")
         self._trace(node, f"get digits {action.prompt}" + (" (sensitive)" if action.sensitive else ""), shown)
         return a.Digits(digits, self.clock.now(), action.sensitive)
