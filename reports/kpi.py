@@ -282,38 +282,66 @@ def compute_kpis(
     all_starts = interval_starts(lo, hi, interval_s, tz)
 
     tenants = sorted({c.tenant for c in rows_in} | {s.tenant for s in spans_in})
-    groups: dict[tuple[str, str, str, float], list[ContactFacts]] = defaultdict(list)
+    # one pass over contacts and spans: (tenant, dimension, key) -> interval start -> contacts / agent time
+    groups: dict[tuple[str, str, str], dict[float, list[ContactFacts]]] = defaultdict(lambda: defaultdict(list))
     for contact in rows_in:
         bucket = interval_start(contact.offered_at, interval_s, tz)
         for dimension in dimensions:
-            groups[(contact.tenant, dimension, _key(contact, dimension), bucket)].append(contact)
-    spans_by: dict[tuple[str, str, str], list[AgentStateSpan]] = defaultdict(list)
+            groups[(contact.tenant, dimension, _key(contact, dimension))][bucket].append(contact)
+    agent_time: dict[tuple[str, str, str], dict[float, list[float]]] = defaultdict(dict)
     for span in spans_in:
-        spans_by[(span.tenant, ALL, ALL)].append(span)
-        spans_by[(span.tenant, "agent", span.agent)].append(span)
+        for owner in ((span.tenant, ALL, ALL), (span.tenant, "agent", span.agent)):
+            _add_agent_time(agent_time[owner], span, all_starts, interval_s)
 
     out: list[Kpis] = []
     for tenant in tenants:
         for dimension in dimensions:
-            keys = {k for (t, d, k, _) in groups if t == tenant and d == dimension}
+            keys = {k for (t, d, k) in groups if t == tenant and d == dimension}
             if dimension == "agent":  # an agent who was staffed but took nothing is still on the report
-                keys |= {a for (t, d, a) in spans_by if t == tenant and d == "agent"}
+                keys |= {a for (t, d, a) in agent_time if t == tenant and d == "agent"}
             for key in [ALL] if dimension == ALL else sorted(keys, key=_sort_key):
-                own_spans = spans_by.get((tenant, dimension, key))
+                own = groups.get((tenant, dimension, key), {})
+                times = agent_time.get((tenant, dimension, key)) if dimension in (ALL, "agent") else None
                 if dimension == ALL:
                     starts = all_starts
                 else:
-                    starts = sorted({b for (t, d, k, b) in groups if t == tenant and d == dimension and k == key}
-                                    | {b for b in all_starts if own_spans and occupancy(own_spans, b, b + interval_s) is not None})
+                    starts = sorted(set(own) | {b for b, (_, staffed) in (times or {}).items() if staffed})
                 everything: list[ContactFacts] = []
                 for bucket in starts:
-                    members = groups.get((tenant, dimension, key, bucket), [])
+                    members = own.get(bucket, [])
                     everything.extend(members)
-                    occ = occupancy(own_spans, bucket, bucket + interval_s) if own_spans else None
+                    occ = _occupancy_of(times, [bucket])
                     out.append(summarize(members, rules, tenant=tenant, dimension=dimension, key=key,
                                          interval_start=bucket, interval_s=interval_s, occupancy_value=occ))
                 if totals:
-                    occ = occupancy(own_spans, all_starts[0], all_starts[-1] + interval_s) if own_spans and all_starts else None
+                    occ = _occupancy_of(times, all_starts)
                     out.append(summarize(everything, rules, tenant=tenant, dimension=dimension, key=key,
                                          interval_start=None, interval_s=interval_s, occupancy_value=occ))
     return out
+
+
+def _add_agent_time(into: dict[float, list[float]], span: AgentStateSpan, starts: Sequence[float], interval_s: int) -> None:
+    """Add the span's handling and staffed seconds to each interval it overlaps (O(intervals it spans))."""
+    if not starts or not (span.state in STAFFED_STATES or span.state in HANDLING_STATES):
+        return
+    first = starts[0]
+    lo = max(0, int((span.start - first) // interval_s))
+    hi = min(len(starts) - 1, int((span.end - first) // interval_s))
+    for index in range(lo, hi + 1):
+        bucket = starts[index]
+        seconds = span.overlap_s(bucket, bucket + interval_s)
+        if seconds <= 0:
+            continue
+        handling_staffed = into.setdefault(bucket, [0.0, 0.0])
+        if span.state in HANDLING_STATES:
+            handling_staffed[0] += seconds
+        if span.state in STAFFED_STATES:
+            handling_staffed[1] += seconds
+
+
+def _occupancy_of(times: dict[float, list[float]] | None, buckets: Sequence[float]) -> float | None:
+    if times is None:
+        return None
+    handling = sum(times[b][0] for b in buckets if b in times)
+    staffed = sum(times[b][1] for b in buckets if b in times)
+    return _ratio(handling, staffed)
