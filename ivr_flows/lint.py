@@ -31,6 +31,7 @@ from ivr_flows.schema import (
     Node,
     QueueNode,
     RecordNode,
+    SetNode,
     SurveyNode,
     TransferNode,
 )
@@ -44,6 +45,9 @@ def lint_file(path: str | Path, settings: Any = None, tenant: str = "default") -
     flow, problems, locator = loader.check_located(path)
     if flow is not None:
         problems = problems + graph_problems(flow, locator)
+        prompt_set = loader.context.get("prompts")
+        if isinstance(prompt_set, dict):
+            problems += prompt_problems(flow, prompt_set, locator)
     return [_shown(p, path) for p in sorted(problems, key=lambda p: (p.file, p.line, p.column, p.message))]
 
 
@@ -74,6 +78,29 @@ def graph_problems(flow: Flow, locator: Locator) -> list[Problem]:
         problems.append(locator.problem(
             ("nodes", loop[0]), f"loop without an exit through {', '.join(loop)}: none of them leads out or ends the call"))
     return problems
+
+
+def flow_languages(flow: Flow) -> list[str]:
+    """The languages a call can be in: the flow's own and every `set` of `language`."""
+    found = [flow.language]
+    for node in flow.nodes.values():
+        value = node.vars.get("language") if isinstance(node, SetNode) else None
+        if isinstance(value, str) and value not in found:
+            found.append(value)
+    return found
+
+
+def prompt_problems(flow: Flow, prompt_set: dict[str, dict[str, str]], locator: Locator) -> list[Problem]:
+    """Warnings: a prompt with no text in a language the flow can speak has no file to play."""
+    languages = flow_languages(flow)
+    out = []
+    for node in flow.nodes.values():
+        for name in dict.fromkeys(node.prompts()):
+            missing = [lang for lang in languages if name in prompt_set and lang not in prompt_set[name]]
+            if missing:
+                out.append(locator.problem(("nodes", node.id), f"prompt {name!r} has no {'/'.join(missing)} text "
+                                           "(fscc prompts build makes no file for it)", severity="warning"))
+    return out
 
 
 def _reachable(flow: Flow) -> set[str]:

@@ -132,3 +132,14 @@ def test_a_missing_file_is_an_error_with_its_name(in_tmp):
     result = CliRunner().invoke(flow, ["lint", "nope.yaml.j2"])
     assert result.exit_code == 1
     assert result.stdout == "nope.yaml.j2:1:1: no such file\n"
+
+
+def test_a_prompt_without_text_in_a_language_the_flow_speaks_is_a_warning(in_tmp):
+    (in_tmp / "prompts.yaml").write_text("hello: {zh: 你好, en: Hello}\nbye: {zh: 再见}\n", encoding="utf-8")
+    (in_tmp / "fscc.yaml").write_text(f"ivr:\n  prompts_file: {in_tmp / 'prompts.yaml'}\n", encoding="utf-8")
+    (in_tmp / "w.yaml.j2").write_text(
+        "flow: w\nlanguage: zh\nstart: en\nnodes:\n  en:\n    type: set\n    vars: {language: en}\n    next: hi\n"
+        "  hi:\n    type: play\n    play: [hello, bye]\n    next: end\n  end:\n    type: hangup\n", encoding="utf-8")
+    result = CliRunner().invoke(flow, ["lint", "w.yaml.j2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "w.yaml.j2:9:3: warning: prompt 'bye' has no en text (fscc prompts build makes no file for it)\n"
