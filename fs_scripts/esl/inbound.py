@@ -275,7 +275,13 @@ class InboundConnection:
         return text
 
     def bgapi_async(self, command: str, *args: object, timeout_s: float | None = None) -> JobResult:
-        """Start a background job; the AsyncResult gets its BACKGROUND_JOB body (or error)."""
+        """Start a background job; the AsyncResult gets its BACKGROUND_JOB body (or error).
+
+        The switch delivers BACKGROUND_JOB only to connections subscribed to it
+        (mod_event_socket's event_handler checks each listener's event list), so the first
+        bgapi subscribes to it; without that every job would end in EslTimeout."""
+        if "BACKGROUND_JOB" not in self._event_names and "ALL" not in self._event_names:
+            self.subscribe("BACKGROUND_JOB")
         job_uuid = str(_uuid.uuid4())
         data = commands.bgapi(command, *args, job_uuid=job_uuid)
         job = JobResult(job_uuid)
