@@ -506,6 +506,9 @@ class AcdQueueGateway:
         self._set_vars(w.task_id, {
             cdr_vars.ANSWERED_AT: cdr_vars.format_time(w.answered_at), cdr_vars.AGENT: offer.worker_id,
             cdr_vars.RESERVATION_OUTCOME: "accepted", cdr_vars.WAIT_S: f"{wait_s:.3f}",
+            # the flow learns the outcome only when the talk is over, usually after the caller
+            # hung up and can no longer be written to: the CDR must say it now
+            cdr_vars.OUTCOME: "answered",
         })
         try:
             self.inbound.api("uuid_bridge", w.task_id, agent_uuid)
