@@ -69,16 +69,22 @@ def pg_server():
     shutil.rmtree(pgdata, ignore_errors=True)
 
 
-def _fresh_pg_database(base_uri: str) -> str:
+def _admin(base_uri: str, sql: str) -> None:
     import psycopg2
 
-    name = f"reports_test_{next(_databases)}"
     conn = psycopg2.connect(base_uri)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {name}")
-        cur.execute(f"CREATE DATABASE {name}")
+        cur.execute(sql)
     conn.close()
+
+
+def _fresh_pg_database(request, base_uri: str) -> str:
+    """A new database for this test, dropped after it (so the server's shutdown has little to flush)."""
+    name = f"reports_test_{next(_databases)}"
+    _admin(base_uri, f"DROP DATABASE IF EXISTS {name}")
+    _admin(base_uri, f"CREATE DATABASE {name}")
+    request.addfinalizer(lambda: _admin(base_uri, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     prefix, query = base_uri.split("?", 1)
     return f"{prefix.rsplit('/', 1)[0]}/{name}?{query}"
 
@@ -94,7 +100,7 @@ def crm_db_url(request, tmp_path: Path) -> str:
     """The URL of an empty, migrated CRM database of each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'crm.sqlite3'}"
-    url = _fresh_pg_database(request.getfixturevalue("pg_server").get_uri())
+    url = _fresh_pg_database(request, request.getfixturevalue("pg_server").get_uri())
     db = open_database(url)
     try:
         if _time_column_type(db) == "real" and request.node.get_closest_marker("pg_times"):

@@ -106,6 +106,7 @@ def test_settings_change_the_definitions(store, tmp_path):
     assert total["service_level_variant"] == "answered" and total["service_level"] == pytest.approx(3 / 4)
 
 
+@pytest.mark.parametrize("crm_db_url", ["sqlite"], indirect=True)  # refused before the store is read
 def test_bad_input_is_reported(store, tmp_path):
     url, _ = store
     bad = run_fscc("report", "--db", url, "--from", "yesterday")
