@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import gevent
 from gevent import socket as gsocket
 
+from fs_scripts import cdr_vars
 from fs_scripts.esl import commands
 from fs_scripts.esl.errors import CallerHangup, ConnectionLost, EslTimeout, NotConnected
 from fs_scripts.esl.outbound import OutboundSession
@@ -159,23 +160,51 @@ class EslCallControl(CallControl):
             self._execute("multiset", commands.app_arg("continue_on_fail=true", "hangup_after_bridge=false"),
                           self.command_timeout_s)
             self._bridge_prepared = True
-        watcher = gevent.spawn(self.session.wait_event, lambda e: e.name == "CHANNEL_BRIDGE",
-                               self.session.execute_timeout_s, after_hangup=True)
+        bridged: list[Any] = []
+        watcher = gevent.spawn(self._mark_answered_on_bridge, bridged)
         try:
             done = self._execute("bridge", commands.bridge_arg(dial_string))
         except CallerHungUp:
-            gevent.sleep(0)
-            if watcher.successful():
+            gevent.sleep(0)  # a CHANNEL_BRIDGE read in the same chunk as the hang-up is seen first
+            if bridged:
                 return "SUCCESS"
             raise
         finally:
-            watcher.kill(block=False)
-        if done.get("variable_last_bridge_to") or done.get("variable_bridge_uuid") or watcher.successful():
+            if bridged:
+                watcher.join(self.command_timeout_s)  # never cut an API request in half
+            else:
+                watcher.kill(block=True)
+        if bridged or done.get("variable_last_bridge_to") or done.get("variable_bridge_uuid"):
             return "SUCCESS"
         return (done.get("variable_originate_disposition") or done.get("variable_DIALSTATUS")
                 or done.get("variable_originate_failed_cause") or "NO_ANSWER")
 
+    def _mark_answered_on_bridge(self, bridged: list[Any]) -> None:
+        """The far end answered: the call is `answered` whatever happens next. Written at once
+        with uuid_setvar (an API call does not queue behind the running bridge), because the
+        caller usually hangs up first, and after that no `set` reaches the channel: without
+        this, everyone who hung up on the agent would be counted as abandoned in the CDR.
+        (The ACD gateway does the same for the legs it bridges.)"""
+        try:
+            event = self.session.wait_event(lambda e: e.name == "CHANNEL_BRIDGE" and e.unique_id == self.uuid,
+                                            self.session.execute_timeout_s, after_hangup=True)
+        except (CallerHangup, EslTimeout):
+            return
+        bridged.append(event)
+        try:
+            self.session.api("uuid_setvar", self.uuid, cdr_vars.OUTCOME, "answered")
+        except Exception:  # the channel is already gone: nothing left to write on
+            logger.debug("%s: could not mark the bridged call answered", self.session.name, exc_info=True)
+
     def transfer(self, destination: str, dialplan: str = "XML", context: str = "default") -> None:
+        """Send the call to another extension. `resume` first: a channel whose outbound socket
+        closes without it is hung up when it leaves the socket application (fssim does exactly
+        that on a transfer), while with it the channel goes on into the new extension."""
+        resume = getattr(self.session, "resume", None)
+        if resume is not None:
+            self._call(resume)
+        else:  # OutboundSession has no public resume() yet: the same checked request it uses
+            self._call(self.session._checked, commands.resume())
         try:
             self._execute("transfer", commands.transfer_arg(destination, dialplan, context), self.command_timeout_s)
         except CallerHungUp:
@@ -198,8 +227,6 @@ class EslCallControl(CallControl):
             self._execute("record_session_unmask", commands.record_session_arg(path))
 
     def _recording_path(self) -> str | None:
-        from fs_scripts import cdr_vars
-
         return self.get_variable(cdr_vars.RECORDING_PATH)
 
 

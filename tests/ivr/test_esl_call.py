@@ -100,3 +100,29 @@ def test_sensitive_digits_stay_out_of_digits_dialed(engine):
     variables = _cdr(sim, uuid)["variables"]
     assert variables["digits_dialed"].startswith("1")  # the menu key is logged ...
     assert PIN not in variables["digits_dialed"]  # ... the PIN, keyed with sensitive_dtmf=true, is not
+
+
+def test_caller_hangs_up_on_the_agent_is_answered_not_abandoned(engine):
+    """Most calls end with the caller hanging up on the agent: that is an answered call."""
+    sim, results, _calls = engine
+    sim.set_agent("1001", AgentBehaviour(answer_after_s=0.5, talk_s=None))
+    uuid = sim.place_call(destination="10086", caller_id_number="13800138000", dtmf=f"1,{PIN}#", hangup_after_s=8.0)
+    sim.wait_for(lambda: results and uuid not in sim.channels, timeout_s=20)
+    result = results[0]
+    assert "agents:answered" in result.path
+    assert result.outcome == "answered"
+    # the caller went first: the bridge ended with the hang-up, the next command found no channel
+    assert any("caller hung up" in entry.result for entry in result.trace)
+    variables = _cdr(sim, uuid)["variables"]
+    assert variables[cdr_vars.OUTCOME] == "answered"
+    assert variables.get("last_bridge_to") or variables.get("bridge_uuid")
+
+
+def test_no_agent_takes_the_failure_branch(engine):
+    sim, results, _calls = engine  # user/1001 is not registered: USER_NOT_REGISTERED
+    uuid = sim.place_call(destination="10086", caller_id_number="13800138000", dtmf=f"1,{PIN}#")
+    sim.wait_for(lambda: results and uuid not in sim.channels, timeout_s=20)
+    result = results[0]
+    assert result.path[-2:] == ("agents:failed", "goodbye")
+    assert result.reason == "normal"
+    assert _cdr(sim, uuid)["variables"][cdr_vars.OUTCOME] == "self-service"
