@@ -87,18 +87,25 @@ def _vars(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @flow.command("test")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--dtmf", default="", help='Digits per prompt, comma separated: "1,2,0#" (an empty group times out).')
-@click.option("--caller", default="13800138000", show_default=True, help="Caller number.")
+@click.option("--dtmf", default=None, help='Digits per prompt, comma separated: "1,2,0#" (an empty group times out).')
+@click.option("--caller", default=None, help="Caller number (default 13800138000; a *.test.yaml has its own).")
 @click.option("--var", "var_pairs", multiple=True, help="Flow variable k=v (repeatable).")
 @click.option("--at", default=None, help='Local time of the call, "2026-11-23 21:00" (default: now).')
-def test_command(file: Path, dtmf: str, caller: str, var_pairs: tuple[str, ...], at: str | None) -> None:
-    """Play a flow against the simulated switch over real ESL with scripted digits; print the
-    trace (node, action, result); exit 0 when the flow ends normally."""
+@CONFIG
+@TENANT
+def test_command(file: Path, dtmf: str | None, caller: str | None, var_pairs: tuple[str, ...], at: str | None,
+                 config_path: Path | None, tenant: str) -> None:
+    """Play a flow template or a *.test.yaml against the simulated switch over real ESL with
+    scripted digits; print the trace (node, action, result). Exit 0 when the flow ends
+    normally (and, for a *.test.yaml, every expectation holds)."""
     from ivr_flows import flowtest  # the runtime's engine: gevent and ESL only when asked for
 
-    result = flowtest.run_flow_test(file, dtmf=dtmf, caller=caller, vars=_vars(var_pairs), at=at)
-    for entry in getattr(result, "trace", ()):
+    result = flowtest.run_flow_test(file, dtmf=dtmf, caller=caller, vars=_vars(var_pairs), at=at,
+                                    settings=_settings(config_path), tenant=tenant)
+    for entry in result.trace:
         click.echo(str(entry))
     click.echo(f"outcome: {result.outcome} ({result.reason}) at {result.node}; path: {'>'.join(result.path)}")
-    if not result.ended_normally:
+    for problem in result.problems:
+        click.echo(f"FAIL: {problem}")
+    if not result.ended_normally or result.problems:
         raise SystemExit(1)
