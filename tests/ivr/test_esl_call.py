@@ -126,3 +126,35 @@ def test_no_agent_takes_the_failure_branch(engine):
     assert result.path[-2:] == ("agents:failed", "goodbye")
     assert result.reason == "normal"
     assert _cdr(sim, uuid)["variables"][cdr_vars.OUTCOME] == "self-service"
+
+
+def test_caller_text_cannot_add_a_header_or_expand(fssim_factory, tmp_path):
+    """Whatever a flow copies from the caller into a variable goes through commands.py: a line
+    break or a `${...}` is refused before a byte is sent, and the call goes on."""
+    from fs_scripts.esl.errors import CommandArgumentError
+
+    outcomes: list[object] = []
+
+    def handler(session):
+        call = EslCallControl(session)
+        for value in ("Zhang\nevent-lock: false", "${system(id)}", "ok\r\n\r\nsendmsg"):
+            try:
+                call.set_variable("caller_note", value)
+                outcomes.append("sent")
+            except CommandArgumentError:
+                outcomes.append("refused")
+        call.set_variable("caller_note", "Zhang San, 13800138000")
+        outcomes.append(call.get_variable("caller_note"))
+        call.hangup()
+
+    server = OutboundServer(handler, port=0)
+    server.start()
+    try:
+        sim = fssim_factory(dialplan=socket_dialplan(tmp_path, server.address[1]))
+        uuid = sim.place_call(destination="10086", caller_id_number="13800138000")
+        sim.wait_for(lambda: len(outcomes) == 4 and uuid not in sim.channels, timeout_s=10)
+    finally:
+        server.stop(timeout_s=1)
+    assert outcomes == ["refused", "refused", "refused", "Zhang San, 13800138000"]
+    sent = b"".join(frame.raw_headers + frame.body for _cid, frame in sim.received)
+    assert b"system(id)" not in sent and b"event-lock: false" not in sent
