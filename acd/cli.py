@@ -228,7 +228,7 @@ def _session(options: Options, agent_id: str | None = None) -> Session:
     clock = Clock()
     router = Router(client, settings.acd, clock, tenant, f"cli-{os.getpid()}")
     stats = StatsRecorder(client, tenant, clock, short_abandon_s=float(settings.reports.short_abandon_s),
-                          variant=settings.reports.service_level_variant)
+                          variant=settings.reports.service_level_variant, agent_cache_s=0)
     return Session(settings, tenant, router, stats)
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,7 @@ import redis
 
 from acd.config import QueueSettings
 from acd.errors import StoreError, UnknownEntity
-from acd.model import OFFERABLE, PHONE_CHANNELS, WorkerActivity
+from acd.model import DEFAULT_CAPACITY, OFFERABLE, PHONE_CHANNELS, WorkerActivity
 from acd.store import tenant_prefix
 from fs_scripts.clock import Clock
 from reports.config import ServiceLevelVariant
@@ -56,6 +57,9 @@ DEFAULT_SERVICE_LEVEL_S = QueueSettings().service_level_s
 DEFAULT_SHORT_ABANDON_S = 5.0  # as reports.short_abandon_s
 #: how long (simulated seconds) a queue's threshold read from Redis is reused before re-reading
 THRESHOLD_CACHE_S = 60.0
+#: how long (wall seconds) the workers' queue eligibility is reused; it changes only with a
+#: worker's profile, and a worker not seen before forces a re-read
+MEMBERSHIP_CACHE_S = 30.0
 
 # bucket hash fields
 F_ANSWERED = "ans"
@@ -65,6 +69,7 @@ F_ABANDONED = "ab"
 F_ABANDONED_WITHIN = "ab_t"
 F_SHORT_ABANDONED = "ab_short"
 F_ABANDONED_WAIT = "ab_wait"
+_FLOAT_FIELDS = frozenset({F_ANSWERED_WAIT, F_ABANDONED_WAIT})
 
 
 # ================================================================== pure computation
@@ -204,20 +209,20 @@ class LiveAgentState(str, enum.Enum):
 
 
 def live_agent_state(activity: WorkerActivity, registered: bool, capacity: Mapping[str, int],
-                     task_states: Iterable[str]) -> LiveAgentState:
-    """One agent's state from its routing fields and the states of the tasks it holds.
+                     holding: int, ringing: int) -> LiveAgentState:
+    """One agent's state from its routing fields: `holding` live contacts (ringing, talking or
+    in wrap-up), `ringing` of them still offered.
 
     Order matters: offline wins, then wrap-up; an agent holding a contact is busy (or reserved
-    while it rings) whatever its activity, since a break taken mid-call starts after the call.
+    while it only rings) whatever its activity, since a break taken mid-call starts after it.
     """
     if activity is WorkerActivity.OFFLINE:
         return LiveAgentState.OFFLINE
     if activity is WorkerActivity.WRAP_UP:
         return LiveAgentState.WRAP_UP
-    states = set(task_states)
-    if states & {"assigned", "wrapping"}:
+    if holding > ringing:
         return LiveAgentState.BUSY
-    if "reserved" in states:
+    if ringing > 0:
         return LiveAgentState.RESERVED
     if activity is WorkerActivity.BREAK:
         return LiveAgentState.BREAK
@@ -225,6 +230,13 @@ def live_agent_state(activity: WorkerActivity, registered: bool, capacity: Mappi
     if activity in OFFERABLE and phone and not registered:
         return LiveAgentState.UNREGISTERED
     return LiveAgentState.AVAILABLE
+
+
+def parse_activity(value: str | None) -> WorkerActivity:
+    try:
+        return WorkerActivity(value or "offline")
+    except ValueError:
+        return WorkerActivity.OFFLINE
 
 
 def count_states(states: Iterable[LiveAgentState]) -> dict[str, int]:
@@ -307,6 +319,11 @@ class WaitingTask:
     offered_to: tuple[str, ...]  # workers whose phones ring for it (reserved only)
 
 
+#: the worker hash fields the figures need (channels beyond these have no capacity shown)
+_WORKER_FIELDS = ("activity", "reason", "activity_since", "registered", "channels", "used_total", "noanswer",
+                  "offers", *(f"{kind}:{ch}" for ch in sorted(DEFAULT_CAPACITY) for kind in ("cap", "used")))
+
+
 @dataclass(frozen=True)
 class _WorkerSnapshot:
     worker_id: str
@@ -316,10 +333,7 @@ class _WorkerSnapshot:
 
     @property
     def activity(self) -> WorkerActivity:
-        try:
-            return WorkerActivity(self.fields.get("activity", "offline"))
-        except ValueError:
-            return WorkerActivity.OFFLINE
+        return parse_activity(self.fields.get("activity"))
 
     @property
     def channels(self) -> list[str]:
@@ -335,8 +349,10 @@ class _WorkerSnapshot:
 
     @property
     def state(self) -> LiveAgentState:
+        states = list(self.task_states.values())
+        holding = sum(1 for st in states if st in ("reserved", "assigned", "wrapping"))
         return live_agent_state(self.activity, self.fields.get("registered") == "1", self.capacity,
-                                self.task_states.values())
+                                holding, states.count("reserved"))
 
 
 # ================================================================== Redis I/O
@@ -357,10 +373,17 @@ class StatsRecorder:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     short_abandon_s: float = DEFAULT_SHORT_ABANDON_S
     variant: ServiceLevelVariant = ServiceLevelVariant.ABANDONS_IGNORED
+    #: agents' states are reused for this many wall seconds by the queue readers (0: always
+    #: read): announcements to many callers must not each walk every agent
+    agent_cache_s: float = 2.0
 
     def __post_init__(self) -> None:
         self.prefix = tenant_prefix(self.tenant)
         self._threshold_cache: dict[str, tuple[float, float]] = {}  # queue -> (threshold, read at)
+        self._ttl_bucket = -1
+        self._ttl_keys: set[str] = set()  # keys of the current bucket already given their expiry
+        self._agent_cache: tuple[float, list[tuple[frozenset[str], LiveAgentState]]] | None = None
+        self._membership_cache: tuple[float, dict[str, frozenset[str]]] | None = None
 
     # ------------------------------------------------------------ keys
     def key(self, *parts: str) -> str:
@@ -369,8 +392,9 @@ class StatsRecorder:
     def queue_bucket_key(self, queue: str, bucket: int) -> str:
         return self.key("stats", "q", queue, str(bucket))
 
-    def agent_bucket_key(self, agent_id: str, bucket: int) -> str:
-        return self.key("stats", "a", agent_id, str(bucket))
+    def agents_bucket_key(self, bucket: int) -> str:
+        """One hash per minute for all agents: `ans:<agent>`, `ans_wait:<agent>`."""
+        return self.key("stats", "agents", str(bucket))
 
     def _ttl_ms(self) -> int:
         return max(60_000, int(self.clock.wall_seconds(RETAIN_S) * 1000))
@@ -379,11 +403,10 @@ class StatsRecorder:
     def record_answered(self, queue: str, wait_s: float, agent_id: str) -> None:
         """An agent answered a contact of `queue` after `wait_s` seconds in queue."""
         wait = _wait(wait_s, queue)
-        now = self.clock.now()
-        bucket = bucket_of(now)
-        self._write([
+        bucket = bucket_of(self.clock.now())
+        self._write(bucket, [
             (self.queue_bucket_key(queue, bucket), answered_fields(wait, self.threshold(queue))),
-            (self.agent_bucket_key(agent_id, bucket), {F_ANSWERED: 1, F_ANSWERED_WAIT: wait}),
+            (self.agents_bucket_key(bucket), {f"{F_ANSWERED}:{agent_id}": 1, f"{F_ANSWERED_WAIT}:{agent_id}": wait}),
         ])
         logger.debug("stats %s: answered by %s after %.1fs", queue, agent_id, wait)
 
@@ -392,23 +415,30 @@ class StatsRecorder:
         wait = _wait(wait_s, queue)
         bucket = bucket_of(self.clock.now())
         fields = abandoned_fields(wait, self.threshold(queue), self.short_abandon_s)
-        self._write([(self.queue_bucket_key(queue, bucket), fields)])
+        self._write(bucket, [(self.queue_bucket_key(queue, bucket), fields)])
         logger.debug("stats %s: abandoned after %.1fs", queue, wait)
 
-    def _write(self, updates: list[tuple[str, dict[str, float]]]) -> None:
-        ttl = self._ttl_ms()
+    def _write(self, bucket: int, updates: list[tuple[str, dict[str, float]]]) -> None:
+        """One MULTI: the increments, and each key's expiry the first time this recorder
+        writes it (a bucket key is written for one minute, then only read)."""
+        if bucket != self._ttl_bucket:
+            self._ttl_bucket, self._ttl_keys = bucket, set()
         pipe = self.client.pipeline(transaction=True)
+        fresh = []
         for key, fields in updates:
             for name, value in fields.items():
-                if name.endswith("_wait"):
+                if name.split(":", 1)[0] in _FLOAT_FIELDS:
                     pipe.hincrbyfloat(key, name, float(value))
                 else:
                     pipe.hincrby(key, name, int(value))
-            pipe.pexpire(key, ttl)
+            if key not in self._ttl_keys:
+                pipe.pexpire(key, self._ttl_ms())
+                fresh.append(key)
         try:
             pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"redis unavailable recording stats: {exc}") from exc
+        self._ttl_keys.update(fresh)
 
     def threshold(self, queue: str) -> float:
         """The queue's service-level threshold T in seconds."""
@@ -436,11 +466,11 @@ class StatsRecorder:
         routing = self._routing_queues()
         if queue not in routing:
             raise UnknownEntity("queue", queue)
-        return self._queues_stats({queue: routing[queue]}, self._workers())[0]
+        return self._queues_stats({queue: routing[queue]}, self._cached_states())[0]
 
     def all_queues(self) -> list[QueueStats]:
         """Every configured queue of the tenant, by name; the agents are read once for all."""
-        return self._queues_stats(self._routing_queues(), self._workers())
+        return self._queues_stats(self._routing_queues(), self._cached_states())
 
     def waiting_tasks(self, queue: str, limit: int = 100) -> list[WaitingTask]:
         """The contacts waiting in a configured queue, longest-waiting first (at most `limit`)."""
@@ -501,9 +531,69 @@ class StatsRecorder:
             out.setdefault(_text(base) if base else rq, []).append(rq)
         return out
 
+    def _cached_states(self) -> list[tuple[frozenset[str], LiveAgentState]]:
+        """Every worker's (routing queues, state), reused for `agent_cache_s` wall seconds."""
+        now = time.monotonic()
+        if self._agent_cache is not None and now - self._agent_cache[0] < self.agent_cache_s:
+            return self._agent_cache[1]
+        states = self._agent_states()
+        self._agent_cache = (now, states)
+        return states
+
+    def _agent_states(self) -> list[tuple[frozenset[str], LiveAgentState]]:
+        """The states the queue figures need, read without one command per worker: one SORT ..
+        GET over the workers set (the fields, server-side), the pending reservations (what
+        rings now: as many as calls being offered), and each worker's queues, which change
+        only when its profile does and are re-read every `MEMBERSHIP_CACHE_S`."""
+        prefix = self.key("w", "*->")
+        fields = ("activity", "registered", "used_total", *(f"cap:{ch}" for ch in sorted(PHONE_CHANNELS)))
+        try:
+            rows = self.client.sort(self.key("workers"), by="nosort", get=["#", *(prefix + f for f in fields)],
+                                    groups=True)
+            rids = self.client.zrange(self.key("deadlines"), 0, -1)
+            pipe = self.client.pipeline(transaction=False)
+            for rid in rids:
+                pipe.hmget(self.key("res", _text(rid)), "worker", "state")
+            ringing: dict[str, int] = {}
+            for worker, state in pipe.execute():
+                if worker is not None and _text(state or b"") == "pending":
+                    ringing[_text(worker)] = ringing.get(_text(worker), 0) + 1
+        except redis.RedisError as exc:
+            raise StoreError(f"redis unavailable reading workers: {exc}") from exc
+        membership = self._membership([_text(r[0]) for r in rows if r[1] is not None])
+        out = []
+        for row in rows:
+            if row[1] is None:
+                continue
+            wid = _text(row[0])
+            activity, registered, used_total = parse_activity(_text(row[1])), row[2] == b"1" or row[2] == "1", row[3]
+            capacity = {ch: int(float(_text(v))) for ch, v in zip(sorted(PHONE_CHANNELS), row[4:], strict=True) if v}
+            holding = int(float(_text(used_total))) if used_total else 0
+            out.append((membership.get(wid, frozenset()),
+                        live_agent_state(activity, registered, capacity, holding, ringing.get(wid, 0))))
+        return out
+
+    def _membership(self, ids: list[str]) -> dict[str, frozenset[str]]:
+        """worker id -> its routing queues, re-read when stale or when a worker is new."""
+        now = time.monotonic()
+        cached = self._membership_cache
+        if cached is not None and now - cached[0] < MEMBERSHIP_CACHE_S and set(ids) <= cached[1].keys():
+            return cached[1]
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for wid in ids:
+                pipe.smembers(self.key("w", wid, "queues"))
+            sets = pipe.execute()
+        except redis.RedisError as exc:
+            raise StoreError(f"redis unavailable reading worker queues: {exc}") from exc
+        membership = {wid: frozenset(_text(q) for q in qs) for wid, qs in zip(ids, sets, strict=True)}
+        self._membership_cache = (now, membership)
+        return membership
+
     def _workers(self, only: list[str] | None = None) -> list[_WorkerSnapshot]:
-        """Every worker (or the named ones) with its queues and the states of its live tasks:
-        two pipelined round trips, whatever the number of workers."""
+        """Every worker (or the named ones) with its queues and the states of its live tasks.
+        Pipelined: one round trip for the fields and queues, one more for the tasks of the
+        workers holding any (usually few), whatever the number of workers."""
         try:
             if only is None:
                 ids = sorted(_text(m) for m in self.client.smembers(self.key("workers")))
@@ -511,28 +601,33 @@ class StatsRecorder:
                 ids = list(only)
             pipe = self.client.pipeline(transaction=False)
             for wid in ids:
-                pipe.hgetall(self.key("w", wid))
+                pipe.hmget(self.key("w", wid), _WORKER_FIELDS)
                 pipe.smembers(self.key("w", wid, "queues"))
-                pipe.smembers(self.key("w", wid, "tasks"))
             raw = pipe.execute()
-            found: list[tuple[str, dict[str, str], frozenset[str], list[str]]] = []
+            found: list[tuple[str, dict[str, str], frozenset[str]]] = []
             for i, wid in enumerate(ids):
-                fields, queues, tasks = raw[3 * i], raw[3 * i + 1], raw[3 * i + 2]
-                if not fields:
+                values, queues = raw[2 * i], raw[2 * i + 1]
+                if values[0] is None:  # no activity: no such worker
                     continue
-                found.append((wid, {_text(k): _text(v) for k, v in fields.items()},
-                              frozenset(_text(q) for q in queues), sorted(_text(t) for t in tasks)))
+                fields = {name: _text(v) for name, v in zip(_WORKER_FIELDS, values, strict=True) if v is not None}
+                found.append((wid, fields, frozenset(_text(q) for q in queues)))
+            loaded = [wid for wid, fields, _ in found if int(float(fields.get("used_total", 0) or 0)) > 0]
             pipe = self.client.pipeline(transaction=False)
-            for _, _, _, tasks in found:
-                for tid in tasks:
+            for wid in loaded:
+                pipe.smembers(self.key("w", wid, "tasks"))
+            tasks_of = {wid: sorted(_text(t) for t in tasks) for wid, tasks in zip(loaded, pipe.execute(), strict=True)}
+            pipe = self.client.pipeline(transaction=False)
+            for wid in loaded:
+                for tid in tasks_of[wid]:
                     pipe.hget(self.key("task", tid), "state")
             states = iter(pipe.execute())
         except redis.RedisError as exc:
             raise StoreError(f"redis unavailable reading workers: {exc}") from exc
-        return [_WorkerSnapshot(wid, fields, queues, {tid: _text(next(states) or b"") for tid in tasks})
-                for wid, fields, queues, tasks in found]
+        return [_WorkerSnapshot(wid, fields, queues, {tid: _text(next(states) or b"") for tid in tasks_of.get(wid, ())})
+                for wid, fields, queues in found]
 
-    def _queues_stats(self, routing: Mapping[str, list[str]], workers: list[_WorkerSnapshot]) -> list[QueueStats]:
+    def _queues_stats(self, routing: Mapping[str, list[str]],
+                      agents: list[tuple[frozenset[str], LiveAgentState]]) -> list[QueueStats]:
         now = self.clock.now()
         hour = window_buckets(now, 60)
         names = sorted(routing)
@@ -559,7 +654,7 @@ class StatsRecorder:
             buckets = {b: OutcomeCounts.from_hash(next(raw)) for b in hour}
             handle = mean(float(_text(x)) for x in next(raw))
             mine = set(routing[name])
-            states = [w.state for w in workers if w.routing_queues & mine]
+            states = [state for queues, state in agents if queues & mine]
             out.append(QueueStats(
                 queue=name, tenant=self.tenant, at=now, service_level_s=self.threshold(name),
                 waiting=waiting, longest_wait_s=max(0.0, now - float(oldest)) if oldest is not None else 0.0,
@@ -577,27 +672,44 @@ class StatsRecorder:
         base_of = {rq: base for base, rqs in routing.items() for rq in rqs}
         try:
             pipe = self.client.pipeline(transaction=False)
-            for w in workers:
-                for b in hour:
-                    pipe.hgetall(self.agent_bucket_key(w.worker_id, b))
-            raw = iter(pipe.execute())
+            for b in hour:
+                if len(workers) == 1:
+                    wid = workers[0].worker_id
+                    pipe.hmget(self.agents_bucket_key(b), [f"{F_ANSWERED}:{wid}", f"{F_ANSWERED_WAIT}:{wid}"])
+                else:
+                    pipe.hgetall(self.agents_bucket_key(b))
+            raw = pipe.execute()
         except redis.RedisError as exc:
             raise StoreError(f"redis unavailable reading agent figures: {exc}") from exc
+        answered: dict[tuple[str, int], int] = {}
+        waits: dict[tuple[str, int], float] = {}
+        for b, data in zip(hour, raw, strict=True):
+            if len(workers) == 1:
+                data = {f"{F_ANSWERED}:{workers[0].worker_id}": data[0], f"{F_ANSWERED_WAIT}:{workers[0].worker_id}": data[1]}
+            for name, value in data.items():
+                if value is None:
+                    continue
+                kind, _, wid = _text(name).partition(":")
+                if kind == F_ANSWERED:
+                    answered[(wid, b)] = int(_text(value))
+                elif kind == F_ANSWERED_WAIT:
+                    waits[(wid, b)] = float(_text(value))
         out = []
         for w in workers:
-            buckets = {b: OutcomeCounts.from_hash(next(raw)) for b in hour}
-            hour_counts = sum_window(buckets, hour)
+            wid = w.worker_id
+            answered_60 = sum(answered.get((wid, b), 0) for b in hour)
+            wait_60 = sum(waits.get((wid, b), 0.0) for b in hour)
             since = w.fields.get("activity_since")
             out.append(AgentStats(
-                agent_id=w.worker_id, tenant=self.tenant, at=now, state=w.state, activity=w.activity,
+                agent_id=wid, tenant=self.tenant, at=now, state=w.state, activity=w.activity,
                 reason=w.fields.get("reason", ""),
                 in_activity_s=max(0.0, now - float(since)) if since else None,
                 registered=w.fields.get("registered") == "1", capacity=w.capacity, used=w.used,
                 queues=tuple(sorted({base_of.get(rq, rq) for rq in w.routing_queues})),
                 tasks=tuple(w.task_states), no_answer_streak=int(float(w.fields.get("noanswer", 0) or 0)),
                 offers=int(float(w.fields.get("offers", 0) or 0)),
-                answered_15=sum_window(buckets, last_15).answered, answered_60=hour_counts.answered,
-                asa_60_s=_ratio(hour_counts.answered_wait_s, hour_counts.answered),
+                answered_15=sum(answered.get((wid, b), 0) for b in last_15), answered_60=answered_60,
+                asa_60_s=_ratio(wait_60, answered_60),
             ))
         return out
 

@@ -82,20 +82,20 @@ def test_sum_window_ignores_buckets_outside_it() -> None:
     assert sum_window(buckets, range(0, 3)) == OutcomeCounts(answered=3, answered_wait_s=3.0)
 
 
-@pytest.mark.parametrize(("activity", "registered", "capacity", "tasks", "expected"), [
-    (WorkerActivity.OFFLINE, True, {"voice": 1}, [], LiveAgentState.OFFLINE),
-    (WorkerActivity.AVAILABLE, True, {"voice": 1}, [], LiveAgentState.AVAILABLE),
-    (WorkerActivity.ON_DEMAND, True, {"voice": 1}, [], LiveAgentState.AVAILABLE),
-    (WorkerActivity.AVAILABLE, False, {"voice": 1}, [], LiveAgentState.UNREGISTERED),
-    (WorkerActivity.AVAILABLE, False, {"chat": 3}, [], LiveAgentState.AVAILABLE),  # no phone needed
-    (WorkerActivity.AVAILABLE, True, {"voice": 1}, ["reserved"], LiveAgentState.RESERVED),
-    (WorkerActivity.AVAILABLE, True, {"voice": 1, "chat": 3}, ["reserved", "assigned"], LiveAgentState.BUSY),
-    (WorkerActivity.BREAK, True, {"voice": 1}, ["assigned"], LiveAgentState.BUSY),  # break after the call
-    (WorkerActivity.BREAK, False, {"voice": 1}, [], LiveAgentState.BREAK),
-    (WorkerActivity.WRAP_UP, True, {"voice": 1}, ["wrapping"], LiveAgentState.WRAP_UP),
+@pytest.mark.parametrize(("activity", "registered", "capacity", "holding", "ringing", "expected"), [
+    (WorkerActivity.OFFLINE, True, {"voice": 1}, 0, 0, LiveAgentState.OFFLINE),
+    (WorkerActivity.AVAILABLE, True, {"voice": 1}, 0, 0, LiveAgentState.AVAILABLE),
+    (WorkerActivity.ON_DEMAND, True, {"voice": 1}, 0, 0, LiveAgentState.AVAILABLE),
+    (WorkerActivity.AVAILABLE, False, {"voice": 1}, 0, 0, LiveAgentState.UNREGISTERED),
+    (WorkerActivity.AVAILABLE, False, {"chat": 3}, 0, 0, LiveAgentState.AVAILABLE),  # no phone needed
+    (WorkerActivity.AVAILABLE, True, {"voice": 1}, 1, 1, LiveAgentState.RESERVED),
+    (WorkerActivity.AVAILABLE, True, {"voice": 1, "chat": 3}, 2, 1, LiveAgentState.BUSY),
+    (WorkerActivity.BREAK, True, {"voice": 1}, 1, 0, LiveAgentState.BUSY),  # the break starts after the call
+    (WorkerActivity.BREAK, False, {"voice": 1}, 0, 0, LiveAgentState.BREAK),
+    (WorkerActivity.WRAP_UP, True, {"voice": 1}, 1, 0, LiveAgentState.WRAP_UP),
 ])
-def test_live_agent_state(activity, registered, capacity, tasks, expected) -> None:
-    assert live_agent_state(activity, registered, capacity, tasks) is expected
+def test_live_agent_state(activity, registered, capacity, holding, ringing, expected) -> None:
+    assert live_agent_state(activity, registered, capacity, holding, ringing) is expected
 
 
 # ------------------------------------------------------------------ on Redis
@@ -152,7 +152,7 @@ def router(redis_client, clock) -> Router:
 
 @pytest.fixture
 def stats(redis_client, clock, router) -> StatsRecorder:
-    return StatsRecorder(redis_client, "default", clock)
+    return StatsRecorder(redis_client, "default", clock, agent_cache_s=0)
 
 
 def test_outcomes_land_in_the_15_and_60_minute_windows(stats, clock) -> None:
@@ -206,7 +206,7 @@ def test_buckets_expire_and_recording_is_constant_size(redis_client, stats) -> N
     for wait in range(50):
         stats.record_answered("billing", float(wait), "1001")
     keys = sorted(k.decode() for k in redis_client.keys("fscc:{default}:stats:*"))
-    assert keys == [f"fscc:{{default}}:stats:a:1001:{B}", f"fscc:{{default}}:stats:q:billing:{B}"]
+    assert keys == [f"fscc:{{default}}:stats:agents:{B}", f"fscc:{{default}}:stats:q:billing:{B}"]
     for key in keys:
         assert 0 < redis_client.pttl(key) <= (60 * 60 + 2 * BUCKET_S) * 1000
     assert stats.queue_stats("billing").last_15.counts == OutcomeCounts(
@@ -268,6 +268,14 @@ def test_agent_stats(router, stats, clock) -> None:
     both = {a.agent_id: a for a in stats.all_agents()}
     assert sorted(both) == ["1001", "1002", "1003", "1004", "1005"]
     assert both["1004"].queues == ("billing", "vip") and both["1004"].state is LiveAgentState.OFFLINE
+
+
+def test_queue_readers_reuse_the_agents_for_a_moment(redis_client, router, clock) -> None:
+    cached = StatsRecorder(redis_client, "default", clock, agent_cache_s=3600)
+    assert cached.queue_stats("billing").agents_by_state["offline"] == 4
+    router.login("1001")
+    assert cached.queue_stats("billing").agents_by_state["offline"] == 4  # the cached states
+    assert StatsRecorder(redis_client, "default", clock, agent_cache_s=0).queue_stats("billing").agents_by_state["break"] == 1
 
 
 def test_unknown_ids_and_bad_waits_are_named(stats) -> None:
