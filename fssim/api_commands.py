@@ -310,7 +310,11 @@ def uuid_record(sim: Simulator, arg: str, session: Any) -> str:
             return "+OK Success\n"
         return "+OK Success\n" if stop_recording(ch, path) else "-ERR Cannot stop record session!\n"
     if action in ("mask", "unmask"):
-        return "+OK Success\n" if path in ch.recordings else "-ERR Cannot mask recording session!\n"
+        from fssim.recording import mask_recording
+
+        if mask_recording(ch, path, action == "mask"):
+            return "+OK Success\n"
+        return "-ERR Cannot mask recording session!\n"
     return usage
 
 

@@ -222,11 +222,12 @@ def playback(ch: Channel, data: str) -> str:
 
 @app("endless_playback")
 def endless_playback(ch: Channel, data: str) -> str:
+    """mod_dptools: play again while the channel is up; a break (uuid_break) restarts it."""
     while ch.is_up and not ch.transfer_pending:
         result = play_file(ch, data.strip())
         if result == "notfound":
             return "FILE NOT FOUND"
-        if result in ("break", "hangup", "transfer"):
+        if result in ("hangup", "transfer"):
             break
     return "PLAYBACK ERROR" if not ch.is_up else "FILE PLAYED"
 

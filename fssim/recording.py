@@ -8,7 +8,7 @@ before CHANNEL_HANGUP_COMPLETE, like the switch's media bug closing on hangup.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,18 @@ class ActiveRecording:
     real_path: Path  # where fssim writes it
     started: float
     limit_s: float | None
+    stereo: bool = False  # RECORD_STEREO was true when it started
+    masked_since: float | None = None  # uuid_record mask: silence from then until unmask
+    masked: list[tuple[float, float]] = field(default_factory=list)  # closed masked spans (offsets, s)
+
+    def mask(self, now: float) -> None:
+        if self.masked_since is None:
+            self.masked_since = now
+
+    def unmask(self, now: float) -> None:
+        if self.masked_since is not None:
+            self.masked.append((self.masked_since - self.started, now - self.started))
+            self.masked_since = None
 
 
 def start_recording(ch: Channel, path: str, limit_s: float | None = None) -> None:
@@ -35,7 +47,10 @@ def start_recording(ch: Channel, path: str, limit_s: float | None = None) -> Non
 
     if path in ch.recordings:
         return
-    rec = ActiveRecording(path, recordings_path(ch, path), ch.core.clock.now(), limit_s)
+    from fssim.dialplan import switch_true
+
+    rec = ActiveRecording(path, recordings_path(ch, path), ch.core.clock.now(), limit_s,
+                          stereo=switch_true(ch.get_var("RECORD_STEREO")))
     ch.recordings[path] = rec
     if _stop_on_hangup not in ch.hangup_hooks:
         ch.hangup_hooks.insert(0, _stop_on_hangup)
@@ -54,9 +69,12 @@ def stop_recording(ch: Channel, path: str, cause: str = "success-maxtime") -> bo
     rec = ch.recordings.pop(path, None)
     if rec is None:
         return False
-    duration_s = max(0.0, ch.core.clock.now() - rec.started)
+    now = ch.core.clock.now()
+    duration_s = max(0.0, now - rec.started)
+    rec.unmask(now)
     try:
-        samples, size = write_wav(rec.real_path, duration_s)
+        samples, size = write_wav(rec.real_path, duration_s, channels=2 if rec.stereo else 1,
+                                  silent_spans=tuple(rec.masked))
     except OSError as exc:
         logger.error("channel %s: cannot write recording %s: %s", ch.uuid, rec.real_path, exc)
         samples, size = 0, 0
@@ -72,3 +90,12 @@ def stop_recording(ch: Channel, path: str, cause: str = "success-maxtime") -> bo
 def _stop_on_hangup(ch: Channel) -> None:
     for path in list(ch.recordings):
         stop_recording(ch, path)
+
+
+def mask_recording(ch: Channel, path: str, masked: bool) -> bool:
+    """uuid_record mask|unmask: the recording writes silence while masked (SMBF_MASK)."""
+    rec = ch.recordings.get(path)
+    if rec is None:
+        return False
+    (rec.mask if masked else rec.unmask)(ch.core.clock.now())
+    return True
