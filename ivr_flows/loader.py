@@ -29,7 +29,7 @@ from jinja2.lexer import Token
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from ivr_flows.errors import FlowSyntaxError, Problem
-from ivr_flows.schema import Flow, build_flow
+from ivr_flows.schema import AT_COLUMN, Flow, build_flow
 
 logger = logging.getLogger(__name__)
 
@@ -286,14 +286,28 @@ def _positions(node: Any, path: tuple[str, ...], out: dict, problems: list[Probl
                                               f"duplicate key {'.'.join(sub)}"))
             seen.add(key)
             out[sub] = (key_node.start_mark.line, key_node.start_mark.column)
+            _value_position(value_node, sub, out)
             _positions(value_node, sub, out, problems, rendered, loader)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             out[path + (str(i),)] = (item.start_mark.line, item.start_mark.column)
+            _value_position(item, path + (str(i),), out)
             _positions(item, path + (str(i),), out, problems, rendered, loader)
 
 
+def _value_position(node: Any, path: tuple[str, ...], out: dict) -> None:
+    """Where a one-line scalar's text starts (inside its quotes), for columns within a value."""
+    if isinstance(node, yaml.ScalarNode) and node.start_mark.line == node.end_mark.line:
+        quoted = 1 if node.style in ("'", '"') else 0
+        out[path + ("@value",)] = (node.start_mark.line, node.start_mark.column + quoted)
+
+
 def _nearest(positions: dict[tuple[str, ...], tuple[int, int]], path: tuple[str, ...]) -> tuple[int, int]:
+    if len(path) >= 2 and path[-2] == AT_COLUMN:
+        value = positions.get(path[:-2] + ("@value",))
+        if value is not None:
+            return (value[0], value[1] + int(path[-1]))
+        path = path[:-2]
     for n in range(len(path), 0, -1):
         if path[:n] in positions:
             return positions[path[:n]]

@@ -27,6 +27,8 @@ from ivr_flows.errors import ExpressionError
 
 Path = tuple[str, ...]
 SchemaProblem = tuple[Path, str]
+#: a problem path ending in (AT_COLUMN, "n") is about character n of the scalar at the path before
+AT_COLUMN = "@column"
 
 OUTCOMES = ("answered", "abandoned", "self-service", "callback", "voicemail", "failed", "transferred")
 SAY_KINDS = ("number", "digits", "money", "date", "time", "items")
@@ -484,11 +486,13 @@ def _expression(value: Any, path: Path, where: str, problems: list[SchemaProblem
     try:
         parsed = expr_lang.parse(str(value))
     except ExpressionError as exc:
-        problems.append((path, f"{where}: {exc}"))
+        problems.append((path + (AT_COLUMN, str(exc.column)), f"{where}: {exc}"))
         return None
-    for parts in parsed.names():
+    for parts in sorted(parsed.names()):
         if parts[0] not in EXPRESSION_ROOTS:
-            problems.append((path, f"{where}: unknown name {parts[0]!r} in {parsed.source!r} (known: {', '.join(sorted(EXPRESSION_ROOTS))})"))
+            found = re.search(rf"(?<![\w.]){re.escape(parts[0])}\b", parsed.source)
+            at = (AT_COLUMN, str(found.start() if found else 0))
+            problems.append((path + at, f"{where}: unknown name {parts[0]!r} in {parsed.source!r} (known: {', '.join(sorted(EXPRESSION_ROOTS))})"))
     return parsed
 
 

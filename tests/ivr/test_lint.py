@@ -63,8 +63,8 @@ CASES = {
     "expression": (
         "flow: e\nstart: b\nnodes:\n  b:\n    type: branch\n    cases:\n      - if: \"tier == = 1\"\n"
         "        next: c\n      - if: os.system\n        next: c\n    else: c\n  c:\n    type: hangup\n",
-        ["expression.yaml.j2:7:9: node 'b': if: unexpected character '=' at column 9 of 'tier == = 1'",
-         "expression.yaml.j2:9:9: node 'b': if: unknown name 'os' in 'os.system' (known: authenticated, call, "
+        ["expression.yaml.j2:7:22: node 'b': if: unexpected character '=' at column 9 of 'tier == = 1'",
+         "expression.yaml.j2:9:13: node 'b': if: unknown name 'os' in 'os.system' (known: authenticated, call, "
          "channel, customer, language, now, secret, tier, tiers, vars)"],
     ),
     "prompt": (
