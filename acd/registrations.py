@@ -233,6 +233,9 @@ class RegistrationTable:
     def keys(self) -> list[tuple[str, str]]:
         return list(self._tokens)
 
+    def tokens(self, user: str, host: str) -> frozenset[str]:
+        return frozenset(self._tokens.get((user, host), ()))
+
     def registered(self, user: str, host: str) -> bool:
         return bool(self._tokens.get((user, host)))
 

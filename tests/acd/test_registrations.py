@@ -210,3 +210,78 @@ def test_an_unregistered_agent_is_never_offered_a_call(fssim, inbound, router) -
         assert router.enqueue("call-2", {}, queue="billing").reservations == ()
     finally:
         follower.stop()
+
+
+# ------------------------------------------------------------------ against fssim's registrar
+
+FSSIM_SETTINGS = AcdSettings(
+    agents={
+        "1001": AgentSettings(extension="1001", skills={"billing": 3}),
+        "1002": AgentSettings(extension="1002", skills={"billing": 3}),
+        "1009": AgentSettings(contact="user/1009@127.0.0.1", skills={"billing": 3}),  # fssim's domain
+        "mobile": AgentSettings(contact="sofia/gateway/carrier/13800138000", skills={"billing": 1}),
+    },
+    queues={"billing": QueueSettings(target="skills.billing >= 1")},
+)
+
+
+@pytest.fixture
+def sim_router(redis_client) -> Router:
+    r = Router(redis_client, FSSIM_SETTINGS, tenant="default")
+    r.sync_config()
+    return r
+
+
+def test_start_up_reads_show_registrations_and_phones_drive_the_flag(fssim, inbound, sim_router) -> None:
+    from fssim.directory import AgentBehaviour
+
+    fssim.set_agent("1001", AgentBehaviour(registered=True))  # registered before fscc starts
+    sim_router.set_registered("1002", True)  # stale: left over from before a restart
+    follower = RegistrationFollower(inbound, sim_router, FSSIM_SETTINGS, resync_check_s=0.05).start()
+    try:
+        assert follower.syncs == 1
+        assert {w: _registered(sim_router, w) for w in ("1001", "1002", "1009", "mobile")} == \
+            {"1001": True, "1002": False, "1009": False, "mobile": True}
+        fssim.set_agent("1009", AgentBehaviour(registered=True))
+        fssim.wait_for(lambda: _registered(sim_router, "1009"), 5)
+        assert fssim.expire_registration("1001")
+        fssim.wait_for(lambda: not _registered(sim_router, "1001"), 5)
+        fssim.set_agent("1009", AgentBehaviour(registered=False))  # REGISTER with Expires: 0
+        fssim.wait_for(lambda: not _registered(sim_router, "1009"), 5)
+    finally:
+        follower.stop()
+
+
+def test_refreshes_keep_one_registration(fssim, inbound, sim_router) -> None:
+    from fssim.directory import AgentBehaviour
+
+    follower = RegistrationFollower(inbound, sim_router, FSSIM_SETTINGS, resync_check_s=0.05).start()
+    try:
+        fssim.set_agent("1001", AgentBehaviour(registered=True, register_expires_s=2.0))  # refresh every 1 s
+        fssim.wait_for(lambda: len(fssim.events_named("CUSTOM")) >= 4, 5)
+        assert _registered(sim_router, "1001")
+        assert follower.table.keys() == [("1001", "127.0.0.1")]
+        assert follower.table.tokens("1001", "127.0.0.1") == {fssim.registrations[0].call_id}  # refreshes: one binding
+    finally:
+        follower.stop()
+
+
+def test_a_change_missed_while_disconnected_is_caught_up_after_the_reconnect(fssim, sim_router) -> None:
+    from fssim.directory import AgentBehaviour
+
+    conn = InboundConnection("127.0.0.1", fssim.esl_port, "ClueCon", connect_timeout_s=5, command_timeout_s=5,
+                             min_backoff_s=0.05)
+    conn.connect()
+    fssim.set_agent("1001", AgentBehaviour(registered=True))
+    follower = RegistrationFollower(conn, sim_router, FSSIM_SETTINGS, resync_check_s=0.05).start()
+    try:
+        assert _registered(sim_router, "1001") and follower.syncs == 1
+        for session in list(fssim._server.sessions):  # the switch drops the event socket
+            session.close()
+        assert fssim.expire_registration("1001")  # sofia::expire fires while nobody listens
+        fssim.wait_for(lambda: follower.syncs == 2, 10)
+        assert conn.connects == 2
+        assert not _registered(sim_router, "1001")
+    finally:
+        follower.stop()
+        conn.close()
