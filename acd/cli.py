@@ -333,6 +333,9 @@ def agent_list(options: Options, as_json: bool) -> None:
         session = _session(options)
         agents = session.stats.all_agents()
         click.echo(to_json(agents) if as_json else agents_table(agents))
+        if not agents and not as_json:
+            click.echo(f"no agent of tenant {session.tenant!r} in the routing state (has `fscc serve` run, "
+                       f"or `fscc agent login`?)", err=True)
 
 
 # ================================================================== fscc queue
@@ -354,6 +357,8 @@ def queue_list(options: Options, as_json: bool) -> None:
         session = _session(options)
         queues = session.stats.all_queues()
         click.echo(to_json(queues) if as_json else queues_table(queues))
+        if not queues and not as_json:
+            click.echo(f"no queue of tenant {session.tenant!r} in the routing state (has `fscc serve` run?)", err=True)
 
 
 @queue.command("show")

@@ -108,6 +108,14 @@ def test_unknown_ids_are_named_with_their_exit_codes(config, tmp_path) -> None:
     assert fscc("agent", "-c", config, "break", "1001", "").exit_code == 2  # an empty reason code
 
 
+def test_an_empty_routing_state_says_so(config) -> None:
+    result = CliRunner().invoke(cli, ["queue", "-c", config, "list"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].split()[0] == "QUEUE" and len(result.stdout.splitlines()) == 1
+    assert "no queue of tenant 'default' in the routing state" in result.stderr
+    assert "no agent of tenant 'default'" in CliRunner().invoke(cli, ["agent", "-c", config, "list"]).stderr
+
+
 def test_queue_and_agent_figures_from_the_live_state(config, redis_client) -> None:
     settings = load_settings(config)
     router = Router(redis_client, settings.acd, tenant="default", node_id="node-1")
