@@ -178,7 +178,13 @@ class FlowLoader:
 
     def _parse(self, rendered: Rendered, display: str) -> tuple[Flow | None, list[Problem], Locator]:
         no_positions = Locator(self, rendered, {}, display)
-        loader = yaml.SafeLoader(rendered.text)
+        try:
+            loader = yaml.SafeLoader(rendered.text)
+        except yaml.reader.ReaderError as exc:  # a control character, checked before any parsing
+            before = rendered.text[: max(exc.position, 0)]
+            line0 = before.count("\n")
+            col0 = len(before) - (before.rfind("\n") + 1)
+            return None, [self._place(rendered, line0, col0, f"YAML: character U+{exc.character:04X} is not allowed")], no_positions
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
