@@ -42,6 +42,7 @@ __all__ = [
     "encode_event_xml",
     "encode_message",
     "event_from_headers",
+    "is_event",
     "parse_event",
     "url_decode",
     "url_encode",
@@ -264,6 +265,10 @@ def _content_length(block: bytes) -> int:
     return length
 
 
+_PLAIN_EVENT_HEAD = b"Content-Type: text/event-plain\n\n"
+_JSON_EVENT_HEAD = b"Content-Type: text/event-json\n\n"
+
+
 class FrameReader:
     """Incremental splitter: feed it whatever recv() returned, get back the whole messages.
 
@@ -273,6 +278,11 @@ class FrameReader:
     fact 2); that line is read in place, the general header scan is the fallback. A body
     that spans many reads is collected as a list of chunks and joined once, so a 5 MB api
     response in 64 KB reads costs one copy, not eighty.
+
+    `feed` returns Frames. `feed_messages` is the reader loop's variant: an event in the
+    exact shape the switch sends (`Content-Length: N\\nContent-Type: text/event-plain|json`)
+    comes back as its Event straight away, skipping the Frame and the Content-Type lookup;
+    everything else is a Frame. Same bytes, same cuts: only the wrapping differs.
     """
 
     __slots__ = ("_rest", "_chunks", "_have", "_want")
@@ -285,25 +295,66 @@ class FrameReader:
 
     def feed(self, data: bytes) -> list[Frame]:
         """Append `data`; return every message it completed, in order (possibly none)."""
-        if self._want:
-            self._chunks.append(data)
-            self._have += len(data)
-            if self._have < self._want:
-                return []
-            data = b"".join(self._chunks)
-            self._chunks = []
-            self._want = 0
-        elif self._rest:
-            data = self._rest + bytes(data)
-        else:
+        return self._feed(data, False)  # type: ignore[return-value]
+
+    def feed_messages(self, data: bytes) -> list[Frame | Event]:
+        """Like feed, but plain and json events in the switch's own shape come back as Events."""
+        return self._feed(data, True)
+
+    def _feed(self, data: bytes, events: bool) -> list:
+        if type(data) is not bytes:
             data = bytes(data)
-        frames: list[Frame] = []
-        append = frames.append
+        out: list = []
+        append = out.append
         pos = 0
+        if self._want:
+            need = self._want - self._have
+            if len(data) < need:
+                self._chunks.append(data)
+                self._have += len(data)
+                return out
+            # Complete the pending message from the head of `data`; the rest is read in
+            # place below, so a large read is not copied again.
+            self._chunks.append(data[:need])
+            whole = b"".join(self._chunks)
+            self._chunks = []
+            self._want = self._have = 0
+            self._rest = b""
+            for message in self._cut(whole, events):
+                append(message)
+            pos = need
+            if pos == len(data):
+                return out
+        elif self._rest:
+            data = self._rest + data
+            self._rest = b""
+        rest_at = self._cut_into(data, pos, events, append)
+        if rest_at < len(data):
+            rest = data[rest_at:]
+            if self._want:
+                self._chunks = [rest]
+                self._have = len(rest)
+            else:
+                self._rest = rest
+        return out
+
+    def _cut(self, data: bytes, events: bool) -> list:
+        """The messages of exactly one complete message's bytes (a pending one just finished)."""
+        found: list = []
+        rest_at = self._cut_into(data, 0, events, found.append)
+        if rest_at != len(data) or self._want:  # cannot happen: `data` is one whole message
+            raise FrameError(f"message of {len(data)} bytes did not frame as one; starts {data[:120]!r}")
+        return found
+
+    def _cut_into(self, data: bytes, pos: int, events: bool, append) -> int:  # noqa: ANN001
+        """Append every whole message of data[pos:]; return where the incomplete rest starts
+        (setting _want when its total size is already known)."""
         size = len(data)
         find = data.find
+        # Slice comparisons instead of startswith(x, pos): bytes methods parse their
+        # arguments the slow way, and this loop runs once per event.
         while pos < size:
-            if data.startswith(b"Content-Length: ", pos):
+            if data[pos:pos + 16] == b"Content-Length: ":
                 # Fast path: an event (or any message that leads with its length).
                 nl = find(b"\n", pos + 16)
                 if nl < 0:
@@ -312,7 +363,17 @@ class FrameReader:
                 if not raw_length.isdigit():
                     raise FrameError(f"bad Content-Length {raw_length[:40]!r} in {data[pos:pos + 120]!r}")
                 length = int(raw_length)
-                if data.startswith(b"\n", nl + 1):
+                if length > MAX_BODY_BYTES:
+                    raise FrameError(f"Content-Length {length} exceeds the {MAX_BODY_BYTES}-byte limit")
+                kind = None
+                head = data[nl + 1:nl + 33]
+                if head == _PLAIN_EVENT_HEAD:
+                    sep = nl + 31
+                    kind = PlainEvent
+                elif head[:31] == _JSON_EVENT_HEAD:
+                    sep = nl + 30
+                    kind = _json_event
+                elif head[:1] == b"\n":
                     sep = nl
                 else:
                     sep = find(b"\n\n", nl)
@@ -321,12 +382,13 @@ class FrameReader:
                             raise FrameError(f"header block longer than {MAX_HEADER_BLOCK_BYTES} bytes without a blank line; starts {data[pos:pos + 120]!r}")
                         break
                 end = sep + 2 + length
-                if length > MAX_BODY_BYTES:
-                    raise FrameError(f"Content-Length {length} exceeds the {MAX_BODY_BYTES}-byte limit")
                 if end > size:
                     self._want = end - pos
                     break
-                append(Frame(data[pos:sep], data[sep + 2:end]))
+                if events and kind is not None:
+                    append(kind(data[sep + 2:end]))
+                else:
+                    append(Frame(data[pos:sep], data[sep + 2:end]))
                 pos = end
                 continue
             if data[pos] == 0x0A:
@@ -349,14 +411,7 @@ class FrameReader:
                 break
             append(Frame(headers, data[sep + 2:end]))
             pos = end
-        rest = data[pos:] if pos < size else b""
-        if self._want:
-            self._chunks = [rest]
-            self._have = len(rest)
-            self._rest = b""
-        else:
-            self._rest = rest
-        return frames
+        return pos
 
     @property
     def pending_bytes(self) -> int:
@@ -440,52 +495,102 @@ class Event:
         return f"<{type(self).__name__} {self.name}{sub} {self.unique_id or ''}>"
 
 
+_CL_LINE = b"\nContent-Length: "
+
+
 class PlainEvent(Event):
     """A `text/event-plain` body (or the header block of the outbound connect reply).
 
     Keeps the raw bytes; `get` finds `\\nName: ` with one `bytes.find`, cuts the value at the
     next raw LF and only then URL-decodes it. This is the hot path of event dispatch.
+
+    Where the header block ends is settled lazily, at the first lookup that finds its key,
+    because finding the first blank line (`find(b"\\n\\n")`) costs more than everything
+    else a handler does: a two-byte needle whose first byte starts every line. A block
+    carries a body only after its own `Content-Length` line (the switch writes it last, then
+    the blank line, then the body). So one long-needle `find` of `\\nContent-Length: ` settles
+    it: none at all means no body, and the block runs to the end (FreeSWITCH never writes a
+    blank line inside a block: a value's LF is sent as %0A); otherwise the block end is
+    found exactly, and a match beyond it (in the body, which may hold caller text) is not a
+    header. `headers()` reads the same block.
     """
 
-    __slots__ = ("_raw", "_hend", "_lower")
+    __slots__ = ("_raw", "_hend", "_lower", "_first", "name")
 
     format = "plain"
 
     def __init__(self, raw: bytes) -> None:
         self._raw = raw
-        self._name = None
-        self._index = None
         self._lower: bytes | None = None
-        hend = raw.find(b"\n\n")
-        self._hend = len(raw) if hend < 0 else hend
+        self._hend = -1  # end of the header block; -1: not settled yet
+        # The name is read by every dispatch: settle it now (a plain attribute, no property).
+        # The switch writes Event-Name first, except for CUSTOM events (Event-Subclass first).
+        # `_first` is the first line's `Name: `, so lookups need not test startswith each time.
+        if raw[:12] == b"Event-Name: ":
+            self._first = b"Event-Name: "
+            end = raw.find(b"\n", 12)
+            value = raw[12:end] if end >= 0 else raw[12:]
+            text = value.decode("utf-8", "surrogateescape")
+            self.name = url_decode(text) if "%" in text else text
+        else:
+            nl = raw.find(b"\n")
+            colon = raw.find(b": ", 0, len(raw) if nl < 0 else nl)
+            self._first = raw[:colon + 2] if colon > 0 else b"\n"
+            self.name = self.get("Event-Name", "") or ""
+
+    def _block_end(self) -> int:
+        hend = self._hend
+        if hend < 0:
+            raw = self._raw
+            if raw[:16] != b"Content-Length: " and raw.find(_CL_LINE) < 0:
+                hend = len(raw)
+                while hend and raw[hend - 1] == 0x0A:
+                    hend -= 1
+            else:
+                hend = raw.find(b"\n\n")
+                if hend < 0:
+                    hend = len(raw)
+            self._hend = hend
+        return hend
 
     def get(self, name: str, default: str | None = None) -> str | None:
+        keys = _KEY_CACHE.get(name) or _keys(name)
+        return self._value(keys[0], keys[1], name, default)
+
+    def _value(self, start_key: bytes, line_key: bytes, name: str, default: str | None) -> str | None:
+        """The exact-case lookup of get(), with the search keys already made."""
         raw = self._raw
-        hend = self._hend
-        start_key, line_key = _keys(name)
-        if raw.startswith(start_key):
+        if start_key == self._first:
             start = len(start_key)
         else:
-            pos = raw.find(line_key, 0, hend)
+            pos = raw.find(line_key)
             if pos < 0:
                 return self._get_any_case(name, default)
+            hend = self._hend
+            if hend < 0:
+                hend = self._block_end()
+            if pos >= hend:  # in the event's body, not a header
+                return self._get_any_case(name, default)
             start = pos + len(line_key)
-        end = raw.find(b"\n", start, hend)
-        value = raw[start:hend if end < 0 else end]
+        end = raw.find(b"\n", start)
+        value = raw[start:end] if end >= 0 else raw[start:]
         if b"%" in value:
             return url_decode(value.decode("utf-8", "surrogateescape"))
         return value.decode("utf-8", "surrogateescape")
 
     def _get_any_case(self, name: str, default: str | None) -> str | None:
+        """The exact-case lookup missed: look again ignoring case (as switch_event_get_header
+        does). The lower-cased copy is searched before the block end is settled, so a header
+        that is simply absent costs one `lower()` and one `find`."""
         lower = self._lower
         if lower is None:
-            lower = self._lower = self._raw[: self._hend].lower()  # ASCII-only: same offsets
+            lower = self._lower = self._raw.lower()  # ASCII-only: same offsets
         start_key, line_key = _keys(name.lower())
         if lower.startswith(start_key):
             start = len(start_key)
         else:
             pos = lower.find(line_key)
-            if pos < 0:
+            if pos < 0 or pos >= self._block_end():
                 return default
             start = pos + len(line_key)
         end = lower.find(b"\n", start)
@@ -496,33 +601,21 @@ class PlainEvent(Event):
 
     def raw_value(self, name: str) -> bytes | None:
         """The undecoded bytes of header `name` (exact case); for dispatch without decoding."""
-        return _find_raw(self._raw, name, self._hend)
-
-    @property
-    def name(self) -> str:
-        name = self._name
-        if name is None:
-            raw = self._raw
-            if raw.startswith(b"Event-Name: "):
-                end = raw.find(b"\n", 12)
-                value = raw[12:end] if end >= 0 else raw[12:]
-                name = _decode_raw(value)
-            else:
-                name = self.get("Event-Name", "") or ""
-            self._name = name
-        return name
+        return _find_raw(self._raw, name, self._block_end())
 
     @property
     def unique_id(self) -> str | None:
-        return self.get("Unique-ID")
+        return self._value(b"Unique-ID: ", b"\nUnique-ID: ", "Unique-ID", None)
 
     def variable(self, name: str, default: str | None = None) -> str | None:
-        return self.get("variable_" + name, default)
+        full = "variable_" + name
+        keys = _KEY_CACHE.get(full) or _keys(full)
+        return self._value(keys[0], keys[1], full, default)
 
     def headers(self) -> list[tuple[str, str]]:
         return [
             (n.decode("utf-8", "surrogateescape"), _decode_raw(v))
-            for n, v in _split_block(self._raw[: self._hend])
+            for n, v in _split_block(self._raw[: self._block_end()])
         ]
 
     @property
@@ -531,10 +624,11 @@ class PlainEvent(Event):
 
     @property
     def body_bytes(self) -> bytes:
-        if self._hend >= len(self._raw):
+        hend = self._block_end()
+        if hend >= len(self._raw) - 2:
             return b""
-        length_raw = _find_raw(self._raw, "Content-Length", self._hend)
-        start = self._hend + 2
+        length_raw = _find_raw(self._raw, "Content-Length", hend)
+        start = hend + 2
         if length_raw is None or not length_raw.strip().isdigit():
             return self._raw[start:]
         return self._raw[start:start + int(length_raw)]
@@ -667,6 +761,14 @@ _EVENT_TYPES = {
 }
 
 
+def _json_event(body: bytes) -> JsonEvent:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FrameError(f"text/event-json body is not UTF-8: {exc}") from exc
+    return JsonEvent(text)
+
+
 def parse_event(frame: Frame) -> Event:
     """The Event carried by a text/event-plain, -json or -xml frame (parsed lazily)."""
     if frame.raw_headers.endswith(b"\nContent-Type: text/event-plain"):  # how the switch sends it
@@ -675,11 +777,7 @@ def parse_event(frame: Frame) -> Event:
     if ctype == b"text/event-plain":
         return PlainEvent(frame.body)
     if ctype == b"text/event-json":
-        try:
-            text = frame.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise FrameError(f"text/event-json body is not UTF-8: {exc}") from exc
-        return JsonEvent(text)
+        return _json_event(frame.body)
     if ctype == b"text/event-xml":
         return XmlEvent(frame.body)
     raise FrameError(f"not an event frame: Content-Type {ctype!r}")

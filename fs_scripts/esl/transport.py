@@ -121,7 +121,10 @@ class Transport:
                 if not data:
                     break
                 events: list[Event] = []
-                for frame in reader.feed(data):
+                for frame in reader.feed_messages(data):
+                    if frame.__class__ is not Frame:  # an event, already recognised by the reader
+                        events.append(frame)
+                        continue
                     ctype = frame.get_raw("Content-Type")
                     if ctype is not None and ctype.startswith(b"text/event-"):
                         events.append(parse_event(frame))
