@@ -110,6 +110,15 @@ def load_case(path: str | Path) -> FlowTestCase:
     for key in ("path", "outcome"):
         if key not in expect and "expect" in data:
             bad("expect", f"expect needs {key!r}")
+    for key in ("vars", "channel", "queue", "webhooks"):
+        if data.get(key) is not None and not isinstance(data.get(key), Mapping):
+            bad(key, f"{key!r} must be a mapping")
+            data = {**data, key: None}
+    if data.get("customers") is not None and not isinstance(data.get("customers"), list):
+        bad("customers", "'customers' must be a list")
+        data = {**data, "customers": None}
+    if "path" in expect and not isinstance(expect["path"], list):
+        bad("expect", "expect: 'path' must be a list of path entries")
     timezone = str(data.get("timezone", "Asia/Shanghai"))
     try:
         zoneinfo.ZoneInfo(timezone)
@@ -123,6 +132,9 @@ def load_case(path: str | Path) -> FlowTestCase:
     customers: list[CustomerInfo] = []
     accounts: dict[str, str] = {}
     for i, c in enumerate(data.get("customers") or []):
+        if not isinstance(c, Mapping):
+            bad("customers", f"customers[{i}]: expected a mapping with id, name, tier, phones, accounts")
+            continue
         try:
             info = CustomerInfo(customer_id=str(c["id"]), name=str(c.get("name", "")), tier=int(Tier.parse(c.get("tier", 4))),
                                 phones=tuple(str(p) for p in c.get("phones", ())), attributes=dict(c.get("attributes") or {}))
@@ -144,7 +156,7 @@ def load_case(path: str | Path) -> FlowTestCase:
         vars={str(k): v for k, v in (data.get("vars") or {}).items()},
         channel={str(k): str(v) for k, v in (data.get("channel") or {}).items()},
         customers=tuple(customers), accounts=accounts, queue=queue,
-        webhooks={str(k): dict(v or {}) for k, v in (data.get("webhooks") or {}).items()},
+        webhooks={str(k): dict(v) if isinstance(v, Mapping) else {} for k, v in (data.get("webhooks") or {}).items()},
         hangup_at=data.get("hangup_at"), expect=dict(expect),
     )
 

@@ -53,3 +53,18 @@ def test_yaml_error_and_missing_file(tmp_path):
     assert str(err.value).startswith(f"{path}:2:7: YAML: ")
     with pytest.raises(FlowSyntaxError, match="cannot read"):
         load_case(tmp_path / "missing.test.yaml")
+
+
+def test_wrong_shapes_are_problems_not_crashes(tmp_path):
+    path = tmp_path / "s.test.yaml"
+    path.write_text('flow: x.yaml.j2\ncaller: "1"\nat: "2026-11-23 10:00"\nvars: [1]\nqueue: nope\n'
+                    "customers: [just-a-name]\nwebhooks: 3\nexpect: {path: a>b, outcome: x}\n", encoding="utf-8")
+    with pytest.raises(FlowSyntaxError) as err:
+        load_case(path)
+    assert [str(p) for p in err.value.problems] == [
+        f"{path}:4:1: 'vars' must be a mapping",
+        f"{path}:5:1: 'queue' must be a mapping",
+        f"{path}:6:1: customers[0]: expected a mapping with id, name, tier, phones, accounts",
+        f"{path}:7:1: 'webhooks' must be a mapping",
+        f"{path}:8:1: expect: 'path' must be a list of path entries",
+    ]
