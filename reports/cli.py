@@ -145,13 +145,11 @@ def report(from_text: str | None, to_text: str | None, interval_s: float | None,
     A contact counts in the interval in which it was offered. The definitions in force are
     printed with every report (see `reports:` in fscc.yaml).
     """
-    from crm_sync.models import open_database
     from fs_scripts.embedded import db_url as configured_db_url
     from fs_scripts.settings import load_settings
-    from reports.agent_states import build_spans
     from reports.formats import as_csv, as_json, as_table
-    from reports.kpi import DIMENSIONS, check_interval_s, compute_kpis
-    from reports.source import read_activity_log, read_contacts
+    from reports.kpi import DIMENSIONS, check_interval_s
+    from reports.render import load_report, write_report_files
 
     settings = load_settings(config_path)
     rules = settings.reports
@@ -170,24 +168,10 @@ def report(from_text: str | None, to_text: str | None, interval_s: float | None,
     if start is not None and end is not None and end <= start:
         raise click.BadParameter("--to must be after --from", param_hint="--to")
 
-    url = db_url or configured_db_url(settings)
-    db = open_database(url)
-    try:
-        contacts = read_contacts(db, start, end, tenant)
-    finally:
-        db.close()
-    spans = []
-    if agent_log is not None:
-        changes = [c for c in read_activity_log(agent_log) if tenant is None or c.tenant == tenant]
-        horizon = end if end is not None else max([c.ended_at or c.offered_at for c in contacts] + [c.at for c in changes], default=0.0)
-        spans = build_spans(changes, contacts, horizon)
-    if start is None and contacts:
-        start = min(c.offered_at for c in contacts)
-    if end is None and contacts:
-        end = max(c.offered_at for c in contacts) + 1e-3
-    rows = compute_kpis(contacts, spans, rules=rules, interval_s=seconds, start=start, end=end, tz=tz,
-                        dimensions=dimensions) if contacts or (start is not None and end is not None) else []
-    logger.info("report: %d contacts, %d agent state spans, %d rows", len(contacts), len(spans), len(rows))
+    data = load_report(db_url or configured_db_url(settings), start=start, end=end, interval_s=seconds, tz=tz,
+                       tenant=tenant, rules=rules, agent_log=agent_log, dimensions=dimensions)
+    rows = data.rows
+    logger.info("report: %d contacts, %d agent state spans, %d rows", len(data.contacts), len(data.spans), len(rows))
     if fmt == "csv":
         click.echo(as_csv(rows, tz), nl=False)
     elif fmt == "json":
@@ -195,17 +179,12 @@ def report(from_text: str | None, to_text: str | None, interval_s: float | None,
     else:
         click.echo(as_table(rows, rules, seconds, tz), nl=False)
     if plot_dir is not None:
-        from reports.html import write_html
-        from reports.plots import write_plots
-
-        tenants = sorted({c.tenant for c in contacts})
+        tenants = sorted({c.tenant for c in data.contacts})
         if tenant is None and len(tenants) > 1:
             raise click.BadParameter(f"the period holds several tenants ({', '.join(tenants)}): choose one for the charts",
                                      param_hint="--tenant")
         try:
-            plots = write_plots(plot_dir, rows, contacts, spans, rules, tz, tenant)
+            paths = write_report_files(data, plot_dir)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-        tables = {f"By {d}": [r for r in rows if r.dimension == d] for d in dimensions}
-        page = write_html(plot_dir, tables, plots, rules=rules, tz=tz)
-        click.echo(f"wrote {page} and {len(plots)} charts", err=True)
+        click.echo(f"wrote {paths.html} and {len(paths.plots)} charts", err=True)

@@ -31,7 +31,7 @@ from reports.source import ReportSourceError, read_activity_log, read_contacts
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ReportData", "ReportPaths", "kpi_table", "load_report", "write_report"]
+__all__ = ["ReportData", "ReportPaths", "kpi_table", "load_report", "write_report", "write_report_files"]
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ def _zone(tz: ZoneInfo | str | None) -> ZoneInfo:
 def load_report(
     database: peewee.Database | str,
     *,
-    start: float,
-    end: float,
+    start: float | None,
+    end: float | None,
     interval_s: int = 900,
     tz: ZoneInfo | str | None = "UTC",
     tenant: str | None = None,
@@ -84,10 +84,11 @@ def load_report(
 
     `database` is an open peewee database (left open) or a CRM URL (opened and closed here).
     Intervals of `interval_s` (900, 1800 or 3600) are aligned to local midnight in `tz`.
+    `start`/`end` None: from the first contact offered / to just after the last one.
     """
     from crm_sync.models import open_database
 
-    if end <= start:
+    if start is not None and end is not None and end <= start:
         raise ValueError(f"a report window must end after it starts ({start} >= {end})")
     check_interval_s(int(interval_s))
     rules = rules or ReportSettings()
@@ -103,11 +104,17 @@ def load_report(
     if agent_log is not None:
         changes.extend(read_activity_log(Path(agent_log)))
     changes = [c for c in changes if tenant is None or c.tenant == tenant]
+    horizon = end if end is not None else max([c.ended_at or c.offered_at for c in contacts] + [c.at for c in changes],
+                                              default=0.0)
+    if start is None and contacts:
+        start = min(c.offered_at for c in contacts)
+    if end is None and contacts:
+        end = max(c.offered_at for c in contacts) + 1e-3
     # Without any activity record, spans would hold only handling time and occupancy would
     # read 100 %: say "unknown" instead.
-    spans = build_spans(changes, contacts, end) if changes else []
+    spans = build_spans(changes, contacts, horizon) if changes else []
     rows = compute_kpis(contacts, spans, rules=rules, interval_s=int(interval_s), start=start, end=end, tz=zone,
-                        dimensions=dimensions)
+                        dimensions=dimensions) if start is not None and end is not None else []
     logger.info("report %s..%s: %d contacts, %d agent state spans, %d rows", start, end, len(contacts), len(spans),
                 len(rows))
     return ReportData(tuple(contacts), tuple(spans), tuple(rows), rules, int(interval_s), zone, tenant)
@@ -163,15 +170,21 @@ def write_report(
     otherwise). report.html holds a table per cut (all, queue, tier, agent) with every
     interval, and the charts beside it; the folder is self-contained.
     """
+    data = load_report(database, start=start, end=end, interval_s=interval_s, tz=tz, tenant=tenant, rules=rules,
+                       agent_log=agent_log, activity=activity)
+    return write_report_files(data, out_dir, title=title)
+
+
+def write_report_files(data: ReportData, out_dir: Path | str, *, title: str = "fscc contact-center report") -> ReportPaths:
+    """The files of `write_report` from KPIs already computed (what `fscc report --plot` uses)."""
     from reports.html import write_html
     from reports.plots import write_plots
 
-    data = load_report(database, start=start, end=end, interval_s=interval_s, tz=tz, tenant=tenant, rules=rules,
-                       agent_log=agent_log, activity=activity)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plots = write_plots(out, data.rows, data.contacts, data.spans, data.rules, data.tz, tenant)
-    tables = {f"By {d}" if d != ALL else "Whole center": [r for r in data.rows if r.dimension == d] for d in DIMENSIONS}
+    plots = write_plots(out, data.rows, data.contacts, data.spans, data.rules, data.tz, data.tenant)
+    cuts = [d for d in DIMENSIONS if any(r.dimension == d for r in data.rows)]
+    tables = {f"By {d}" if d != ALL else "Whole center": [r for r in data.rows if r.dimension == d] for d in cuts}
     html = write_html(out, tables, plots, rules=data.rules, tz=data.tz, title=title)
     csv_path = out / "kpi.csv"
     csv_path.write_text(as_csv(data.rows, data.tz), encoding="utf-8")

@@ -93,6 +93,7 @@ def test_table_and_csv(store):
     assert {"sl_answered", "sl_abandons_negative", "sl_abandons_met", "sl_abandons_ignored"} <= set(records[0])
 
 
+@pytest.mark.parametrize("crm_db_url", ["sqlite"], indirect=True)  # the backends are covered by the tests above
 def test_settings_change_the_definitions(store, tmp_path):
     url, _ = store
     config = tmp_path / "fscc.yaml"
@@ -123,12 +124,14 @@ def test_bad_input_is_reported(store, tmp_path):
     assert bad.returncode == 2 and "line 2: reports.interval_min: expected 15, 30 or 60 minutes" in bad.stderr
 
 
+@pytest.mark.parametrize("crm_db_url", ["sqlite"], indirect=True)  # the backends are covered by the tests above
 def test_empty_store_says_so(crm_db, crm_db_url):
     result = run_fscc("report", "--db", crm_db_url)
     assert result.returncode == 0, result.stderr
     assert "no contacts in the period" in result.stdout
 
 
+@pytest.mark.parametrize("crm_db_url", ["sqlite"], indirect=True)  # the backends are covered by the tests above
 def test_plots_and_html(store, tmp_path):
     url, log = store
     out = tmp_path / "out"
