@@ -41,6 +41,8 @@ def lint_file(path: str | Path, settings: Any = None, tenant: str = "default") -
     """Every problem of one flow file, sorted by place; file names shown as given."""
     if not Path(path).is_file():
         return [Problem(str(path), 1, 1, "no such file")]
+    if Path(path).name.endswith(".test.yaml"):
+        return _lint_test_file(path)
     loader = loader_for(path, settings, tenant)
     flow, problems, locator = loader.check_located(path)
     if flow is not None:
@@ -49,6 +51,20 @@ def lint_file(path: str | Path, settings: Any = None, tenant: str = "default") -
         if isinstance(prompt_set, dict):
             problems += prompt_problems(flow, prompt_set, locator)
     return [_shown(p, path) for p in sorted(problems, key=lambda p: (p.file, p.line, p.column, p.message))]
+
+
+def _lint_test_file(path: str | Path) -> list[Problem]:
+    """A flow test file (flowtest_format.md): its own shape, and that its flow file exists."""
+    from ivr_flows.errors import FlowSyntaxError
+    from ivr_flows.testfile import load_case
+
+    try:
+        case = load_case(path)
+    except FlowSyntaxError as exc:
+        return [_shown(p, path) for p in exc.problems]
+    if not case.flow_file.is_file():
+        return [Problem(str(path), 1, 1, f"flow file {case.flow_file} does not exist")]
+    return []
 
 
 def _shown(problem: Problem, given: str | Path) -> Problem:

@@ -143,3 +143,18 @@ def test_a_prompt_without_text_in_a_language_the_flow_speaks_is_a_warning(in_tmp
     result = CliRunner().invoke(flow, ["lint", "w.yaml.j2"])
     assert result.exit_code == 0, result.output
     assert result.stdout == "w.yaml.j2:9:3: warning: prompt 'bye' has no en text (fscc prompts build makes no file for it)\n"
+
+
+def test_test_files_are_checked_as_test_files(in_tmp):
+    (in_tmp / "a.test.yaml").write_text('flow: gone.yaml.j2\ncaller: "1"\nat: "2026-11-23 10:00"\n'
+                                        "expect: {path: [x], outcome: answered}\n", encoding="utf-8")
+    (in_tmp / "b.test.yaml").write_text('flow: gone.yaml.j2\ncaller: "1"\nat: "2026-11-23 10:00"\ncolor: red\n'
+                                        "expect: {path: [x], outcome: answered}\n", encoding="utf-8")
+    result = CliRunner().invoke(flow, ["lint", "a.test.yaml", "b.test.yaml"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "a.test.yaml:1:1: flow file gone.yaml.j2 does not exist",
+        "b.test.yaml:4:1: unknown key 'color' (known: at, caller, caller_name, channel, customers, destination, dtmf, "
+        "expect, flow, hangup_at, name, queue, timezone, vars, webhooks)"]
+    clean = CliRunner().invoke(flow, ["lint", *map(str, sorted(TEMPLATES.glob("hotline_10086.*")))])
+    assert clean.exit_code == 0, clean.output
