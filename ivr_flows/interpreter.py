@@ -479,7 +479,7 @@ def _resolve_webhook(flow: Flow, state: State, node: WebhookNode, event: a.Event
 
 
 def _resolve_survey(flow: Flow, state: State, node: SurveyNode, event: a.Event) -> tuple[State, list[a.Action]]:
-    if isinstance(event, a.Done):  # the thanks prompt finished
+    if isinstance(event, a.Done) or state.question >= len(node.questions):  # the thanks prompt finished
         return _goto(flow, state, node.next, [])
     digits = event.value if isinstance(event, a.Digits) else ""
     q = node.questions[state.question]

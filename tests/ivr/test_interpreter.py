@@ -532,6 +532,15 @@ def test_survey_records_valid_answers_skips_invalid_and_thanks():
     assert actions == ending("s>bye", "self-service")
 
 
+def test_survey_ends_whatever_comes_back_after_the_thanks_prompt():
+    flow = make_flow({"s": {"type": "survey", "questions": [{"name": "a", "prompt": "qa"}], "thanks_prompt": "thanks"}})
+    state, _ = begin(flow)
+    state, actions = step(flow, state, a.Digits("5"))
+    assert actions[-1] == a.Play((("prompt", "thanks"),), "en")
+    _, actions = step(flow, state, a.Digits(""))  # a runner that answers a Play with digits: no crash
+    assert actions[-1] == a.End("self-service", "normal", "s")
+
+
 def test_hangup_with_cause_and_outcome():
     flow = make_flow({"h": {"type": "hangup", "cause": "USER_BUSY", "outcome": "failed"}})
     _, actions = begin(flow)
