@@ -28,8 +28,9 @@ The rules, each a choice a manager must be able to look up:
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -284,14 +285,15 @@ def compute_kpis(
     tenants = sorted({c.tenant for c in rows_in} | {s.tenant for s in spans_in})
     # one pass over contacts and spans: (tenant, dimension, key) -> interval start -> contacts / agent time
     groups: dict[tuple[str, str, str], dict[float, list[ContactFacts]]] = defaultdict(lambda: defaultdict(list))
+    bucket_of = _bucket_cache(interval_s, tz)
     for contact in rows_in:
-        bucket = interval_start(contact.offered_at, interval_s, tz)
+        bucket = bucket_of(contact.offered_at)
         for dimension in dimensions:
             groups[(contact.tenant, dimension, _key(contact, dimension))][bucket].append(contact)
     agent_time: dict[tuple[str, str, str], dict[float, list[float]]] = defaultdict(dict)
     for span in spans_in:
-        for owner in ((span.tenant, ALL, ALL), (span.tenant, "agent", span.agent)):
-            _add_agent_time(agent_time[owner], span, all_starts, interval_s)
+        _add_agent_time((agent_time[(span.tenant, ALL, ALL)], agent_time[(span.tenant, "agent", span.agent)]),
+                        span, all_starts, interval_s)
 
     out: list[Kpis] = []
     for tenant in tenants:
@@ -320,23 +322,50 @@ def compute_kpis(
     return out
 
 
-def _add_agent_time(into: dict[float, list[float]], span: AgentStateSpan, starts: Sequence[float], interval_s: int) -> None:
-    """Add the span's handling and staffed seconds to each interval it overlaps (O(intervals it spans))."""
-    if not starts or not (span.state in STAFFED_STATES or span.state in HANDLING_STATES):
+def _add_agent_time(owners: Sequence[dict[float, list[float]]], span: AgentStateSpan, starts: Sequence[float],
+                    interval_s: int) -> None:
+    """Add the span's handling and staffed seconds to each interval it overlaps (O(intervals it spans)),
+    for each owner (the whole center and the agent)."""
+    handling = span.state in HANDLING_STATES
+    staffed = span.state in STAFFED_STATES
+    if not starts or not (handling or staffed):
         return
     first = starts[0]
     lo = max(0, int((span.start - first) // interval_s))
     hi = min(len(starts) - 1, int((span.end - first) // interval_s))
     for index in range(lo, hi + 1):
         bucket = starts[index]
-        seconds = span.overlap_s(bucket, bucket + interval_s)
+        seconds = min(span.end, bucket + interval_s) - max(span.start, bucket)
         if seconds <= 0:
             continue
-        handling_staffed = into.setdefault(bucket, [0.0, 0.0])
-        if span.state in HANDLING_STATES:
-            handling_staffed[0] += seconds
-        if span.state in STAFFED_STATES:
-            handling_staffed[1] += seconds
+        for into in owners:
+            totals = into.get(bucket)
+            if totals is None:
+                totals = into[bucket] = [0.0, 0.0]
+            if handling:
+                totals[0] += seconds
+            if staffed:
+                totals[1] += seconds
+
+
+def _bucket_cache(interval_s: int, tz: ZoneInfo | None) -> Callable[[float], float]:
+    """`interval_start` memoized per UTC slot of gcd(interval, 15 min) seconds.
+
+    Every UTC offset in use since the 1970s is a whole number of 15-minute steps (Nepal's
+    +05:45 too), and offset changes happen on such boundaries, so all instants of one slot share an
+    interval: one datetime conversion per slot instead of one per contact.
+    """
+    slot_s = math.gcd(interval_s, 900)
+    cache: dict[int, float] = {}
+
+    def bucket(t: float) -> float:
+        slot = int(t // slot_s)
+        found = cache.get(slot)
+        if found is None:
+            found = cache[slot] = interval_start(slot * slot_s, interval_s, tz)
+        return found
+
+    return bucket
 
 
 def _occupancy_of(times: dict[float, list[float]] | None, buckets: Sequence[float]) -> float | None:

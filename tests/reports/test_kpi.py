@@ -267,3 +267,24 @@ def test_bad_inputs_name_the_problem():
         AgentStateSpan("default", "a9", AgentState.BUSY, 10.0, 5.0)
     assert Outcome.parse("Self_Service") is Outcome.SELF_SERVICE
     assert AgentState.parse("ringing") is AgentState.RESERVED
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York",
+                                  "Australia/Lord_Howe"])
+@pytest.mark.parametrize("interval_s", [300, 900, 1800, 3600])
+def test_memoized_buckets_equal_interval_start_across_dst(zone, interval_s):
+    import random
+
+    from reports.kpi import _bucket_cache
+
+    tz = ZoneInfo(zone)
+    bucket = _bucket_cache(interval_s, tz)
+    rng = random.Random(interval_s)
+    # a year around two DST changes (New York: 2026-03-08 and 2026-11-01; Lord Howe shifts by 30 min)
+    year = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
+    times = [year + rng.random() * 365 * 86400 for _ in range(3000)]
+    for change in (datetime(2026, 3, 8, 7, tzinfo=timezone.utc), datetime(2026, 11, 1, 6, tzinfo=timezone.utc),
+                   datetime(2026, 4, 4, 15, tzinfo=timezone.utc)):
+        times += [change.timestamp() + d for d in (-0.5, 0.0, 0.25, 899.9, 900.0, 1799.0)]
+    for t in times:
+        assert bucket(t) == interval_start(t, interval_s, tz), (zone, interval_s, t)
