@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import multiprocessing
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,7 +63,9 @@ def app_handler(play_s: float):
     return handle
 
 
-def _app_process(play_s: float, ready, stop) -> None:
+def serve_app(play_s: float) -> None:
+    """`--serve-app`: the outbound app alone (the child of --app-process); prints its port,
+    serves until stdin closes."""
     from gevent import monkey
 
     monkey.patch_all()
@@ -71,11 +73,10 @@ def _app_process(play_s: float, ready, stop) -> None:
 
     from fs_scripts.esl.outbound import OutboundServer
 
-    server = OutboundServer(app_handler(play_s), max_calls=None)
+    server = OutboundServer(app_handler(play_s))
     server.start()
-    ready.put(server.address[1])
-    while not stop.is_set():
-        gevent.sleep(0.1)
+    print(f"port {server.address[1]}", flush=True)
+    gevent.get_hub().threadpool.spawn(sys.stdin.read).get()
     server.stop()
 
 
@@ -93,15 +94,12 @@ def run(calls: int, play_s: float, scale: float, app_process: bool) -> dict[str,
     from fs_scripts.esl.outbound import OutboundServer
     from fssim.simulator import Simulator
 
-    stop = None
     server = None
     child = None
     if app_process:
-        ctx = multiprocessing.get_context("spawn")
-        ready, stop = ctx.Queue(), ctx.Event()
-        child = ctx.Process(target=_app_process, args=(play_s, ready, stop), daemon=True)
-        child.start()
-        port = ready.get(timeout=30)
+        child = subprocess.Popen([sys.executable, __file__, "--serve-app", "--play-s", str(play_s)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        port = int(child.stdout.readline().split()[1])
     else:
         server = OutboundServer(app_handler(play_s))
         server.start()
@@ -158,9 +156,9 @@ def run(calls: int, play_s: float, scale: float, app_process: bool) -> dict[str,
         sim.stop()
         if server is not None:
             server.stop()
-        if stop is not None:
-            stop.set()
-            child.join(timeout=10)
+        if child is not None:
+            child.stdin.close()
+            child.wait(timeout=10)
     if len(setups) != calls:
         raise SystemExit(f"only {len(setups)} of {calls} calls were answered by the app")
     if cdrs != calls + 1:
@@ -178,8 +176,12 @@ def main() -> None:
     parser.add_argument("--play-s", type=float, default=60.0, help="simulated seconds of playback per call")
     parser.add_argument("--scale", type=float, default=20.0, help="fast clock: simulated seconds per wall second")
     parser.add_argument("--app-process", action="store_true", help="run the outbound app in a child process")
+    parser.add_argument("--serve-app", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.serve_app:
+        serve_app(args.play_s)
+        return
     r = run(args.calls, args.play_s, args.scale, args.app_process)
     where = "a child process" if args.app_process else "this process"
     print(f"fssim: {r['calls']} calls (answer, {args.play_s:g} s playback, hangup) through an outbound app in "
