@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import peewee
 
-from crm_sync import cdr
+from crm_sync import bulk, cdr
 from crm_sync.cdr import ContactSummary, LegRecord
 from crm_sync.models import (
     Contact,
@@ -47,7 +47,8 @@ ANONYMOUS_NUMBERS = frozenset({"", "anonymous", "unknown", "private", "restricte
 class BatchResult:
     new_legs: int
     duplicates: int
-    contacts: frozenset[str]  # keys of the contacts created or updated
+    contacts: frozenset[int]  # ids of the contacts created or updated (and still there)
+    merged_away: frozenset[int] = frozenset()  # ids of contacts merged into others (deleted)
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
@@ -72,9 +73,7 @@ def apply_batch(records: Iterable[LegRecord], *, short_abandon_s: float = 5.0) -
     if not fresh:
         return BatchResult(0, duplicates, frozenset())
     uuids = list(fresh)
-    stored = set()
-    for part in chunks(uuids):
-        stored.update(u for (u,) in Leg.select(Leg.uuid).where(Leg.uuid.in_(part)).tuples())
+    stored = {u for (u,) in bulk.select_in(Leg, ["uuid"], "uuid", uuids)}
     duplicates += len(stored)
     new = [fresh[u] for u in uuids if u not in stored]
     if not new:
@@ -84,14 +83,12 @@ def apply_batch(records: Iterable[LegRecord], *, short_abandon_s: float = 5.0) -
     # stored legs this batch links to, or that link to this batch
     neighbours: set[str] = {t for r in new for t in r.links}
     edges: list[tuple[str, str]] = [(r.uuid, t) for r in new for t in r.links]
-    for part in chunks(new_uuids):
-        for leg, target in LegLink.select(LegLink.leg, LegLink.target).where(LegLink.target.in_(part)).tuples():
-            neighbours.add(leg)
-            edges.append((leg, target))
+    for leg, target in bulk.select_in(LegLink, ["leg", "target"], "target", new_uuids):
+        neighbours.add(leg)
+        edges.append((leg, target))
     neighbours.difference_update(new_uuids)
     stored_contact: dict[str, int] = {}
-    for part in chunks(sorted(neighbours)):
-        stored_contact.update(Leg.select(Leg.uuid, Leg.contact).where(Leg.uuid.in_(part)).tuples())
+    stored_contact.update(bulk.select_in(Leg, ["uuid", "contact"], "uuid", sorted(neighbours)))
 
     parent: dict[str, str] = {}
 
@@ -120,19 +117,21 @@ def apply_batch(records: Iterable[LegRecord], *, short_abandon_s: float = 5.0) -
             components[root][1].add(contact_id)
 
     # customers the stored contacts pointed at: one may lose its last contact below
-    replaced_customers: set[str] = set()
+    old_customer: dict[int, str] = {}
     linked_contacts = sorted(set(stored_contact.values()))
     for part in chunks(linked_contacts):
-        replaced_customers.update(c for (c,) in Contact.select(Contact.customer).where(
+        old_customer.update(Contact.select(Contact.id, Contact.customer).where(
             Contact.id.in_(part) & Contact.customer.is_null(False)).tuples())
 
     # merge contacts that this batch joined together; remember which contact each new leg joins
     target_of_leg: dict[str, int | None] = {}
     touched: set[int] = set()
+    merged_away: set[int] = set()
     for new_legs, contact_ids in components.values():
         target = min(contact_ids) if contact_ids else None
         if len(contact_ids) > 1:
             _merge_contacts(target, sorted(contact_ids - {target}))
+            merged_away.update(contact_ids - {target})
         if target is not None:
             touched.add(target)
         for record in new_legs:
@@ -140,9 +139,8 @@ def apply_batch(records: Iterable[LegRecord], *, short_abandon_s: float = 5.0) -
 
     # the complete leg sets of the contacts to (re)compute
     legs_of: dict[int | str, list[LegRecord]] = {}
-    for part in chunks(sorted(touched)):
-        for contact_id, data in Leg.select(Leg.contact, Leg.data).where(Leg.contact.in_(part)).tuples():
-            legs_of.setdefault(contact_id, []).append(LegRecord.from_json(data))
+    for contact_id, data in bulk.select_in(Leg, ["contact", "data"], "contact", sorted(touched)):
+        legs_of.setdefault(contact_id, []).append(LegRecord.from_json(data))
     for root, (new_legs, contact_ids) in components.items():
         slot: int | str = min(contact_ids) if contact_ids else f"new:{root}"
         legs_of.setdefault(slot, []).extend(new_legs)
@@ -151,33 +149,29 @@ def apply_batch(records: Iterable[LegRecord], *, short_abandon_s: float = 5.0) -
 
     # new contacts in one insert, then their ids by key
     new_slots = [slot for slot in summaries if isinstance(slot, str)]
-    rows = [_contact_row(summaries[slot], customer_of) for slot in new_slots]
-    for part in chunks(rows, 100):
-        Contact.insert_many(part).execute()
+    bulk.insert_rows(Contact, [_contact_row(summaries[slot], customer_of) for slot in new_slots])
     id_by_key: dict[str, int] = {}
-    for part in chunks([summaries[slot].key for slot in new_slots]):
-        id_by_key.update((k, i) for k, i in Contact.select(Contact.key, Contact.id).where(Contact.key.in_(part)).tuples())
-    for slot in summaries:
-        if not isinstance(slot, str):
-            Contact.update(**_contact_row(summaries[slot], customer_of)).where(Contact.id == slot).execute()
+    id_by_key.update(bulk.select_in(Contact, ["key", "id"], "key", [summaries[slot].key for slot in new_slots]))
+    bulk.update_rows(Contact, "id", [{**_contact_row(summaries[slot], customer_of), "id": slot}
+                                     for slot in summaries if not isinstance(slot, str)])
     contact_id_of_slot = {slot: (id_by_key[summaries[slot].key] if isinstance(slot, str) else slot) for slot in summaries}
     for root, (new_legs, contact_ids) in components.items():
         slot = min(contact_ids) if contact_ids else f"new:{root}"
         for record in new_legs:
             target_of_leg[record.uuid] = contact_id_of_slot[slot]
 
-    leg_rows = [_leg_row(r, target_of_leg[r.uuid]) for r in new]
-    for part in chunks(leg_rows, 100):
-        Leg.insert_many(part).on_conflict_ignore().execute()
-    link_rows = [{"leg": r.uuid, "target": t} for r in new for t in r.links]
-    for part in chunks(link_rows, 400):
-        LegLink.insert_many(part).on_conflict_ignore().execute()
+    bulk.insert_rows(Leg, [_leg_row(r, target_of_leg[r.uuid]) for r in new], ignore_conflicts=True)
+    bulk.insert_rows(LegLink, [{"leg": r.uuid, "target": t} for r in new for t in r.links], ignore_conflicts=True)
 
-    _forget_unused_customers(set(customer_of.values()) | replaced_customers)
+    # a stored contact that gained legs may now name another caller (a contact seen with only
+    # some of its legs): the customer it named before may have lost its last contact
+    new_customer_of_contact = {contact_id_of_slot[slot]: customer_of.get(s.key) for slot, s in summaries.items()}
+    _forget_unused_customers({c for contact_id, c in old_customer.items()
+                              if new_customer_of_contact.get(contact_id) != c})
     summary_of_contact = {contact_id_of_slot[slot]: s for slot, s in summaries.items()}
     _record_recordings(new, target_of_leg, summary_of_contact)
     _record_work_orders(summary_of_contact, customer_of)
-    return BatchResult(len(new), duplicates, frozenset(s.key for s in summaries.values()))
+    return BatchResult(len(new), duplicates, frozenset(contact_id_of_slot.values()), frozenset(merged_away))
 
 
 def _merge_contacts(target: int, others: list[int]) -> None:
@@ -218,14 +212,13 @@ def _resolve_customers(summaries: list[ContactSummary]) -> dict[str, str | None]
         if s.ani.lower() not in ANONYMOUS_NUMBERS:
             wanted.setdefault((s.tenant, s.ani), s)
     owner: dict[tuple[str, str], str] = {}
-    pairs = sorted(wanted)
-    for part in chunks(pairs, 200):
-        numbers = {n for _, n in part}
-        query = CustomerPhone.select(CustomerPhone.tenant, CustomerPhone.number, CustomerPhone.customer).where(
-            CustomerPhone.number.in_(numbers))
-        for tenant, number, customer_id in query.tuples():
-            if (tenant, number) in wanted:
-                owner[(tenant, number)] = customer_id
+    numbers_of: dict[str, list[str]] = {}
+    for tenant, number in sorted(wanted):
+        numbers_of.setdefault(tenant, []).append(number)
+    for tenant, numbers in numbers_of.items():  # (tenant, number) is the unique index
+        for number, customer_id in bulk.select_in(CustomerPhone, ["number", "customer"], "number", numbers,
+                                                  equal=("tenant", tenant)):
+            owner[(tenant, number)] = customer_id
     new_customers: dict[str, dict] = {}
     new_phones: list[dict] = []
     for s in summaries:
@@ -260,18 +253,16 @@ def _resolve_customers(summaries: list[ContactSummary]) -> dict[str, str | None]
         if s.authenticated and (facts["authenticated_at"] is None or s.ended_at > facts["authenticated_at"]):
             facts["authenticated_at"] = s.ended_at
     existing: dict[str, tuple] = {}
-    for part in chunks(sorted(learned), 200):
-        query = Customer.select(Customer.customer_id, Customer.created_at, Customer.tier, Customer.last_contact_at,
-                                Customer.authenticated_at).where(Customer.customer_id.in_(part))
-        existing.update((row[0], row[1:]) for row in query.tuples())
+    for row in bulk.select_in(Customer, ["customer_id", "created_at", "tier", "last_contact_at", "authenticated_at"],
+                              "customer_id", sorted(learned)):
+        existing[row[0]] = row[1:]
     rows = []
     for customer_id, base in sorted(new_customers.items()):
         if customer_id not in existing:
             rows.append({**base, **learned.get(customer_id, {})})
-    for part in chunks(rows, 100):
-        Customer.insert_many(part).execute()
-    for part in chunks(new_phones, 200):
-        CustomerPhone.insert_many(part).on_conflict_ignore().execute()
+    bulk.insert_rows(Customer, rows)
+    bulk.insert_rows(CustomerPhone, new_phones, ignore_conflicts=True)
+    updates = []
     for customer_id, (created_at, tier, last_contact_at, authenticated_at) in sorted(existing.items()):
         facts = learned[customer_id]
         changes = {}
@@ -283,7 +274,9 @@ def _resolve_customers(summaries: list[ContactSummary]) -> dict[str, str | None]
         if facts["authenticated_at"] is not None and (authenticated_at is None or facts["authenticated_at"] > authenticated_at):
             changes["authenticated_at"] = facts["authenticated_at"]
         if changes:
-            Customer.update(**changes).where(Customer.customer_id == customer_id).execute()
+            updates.append({"created_at": created_at, "tier": tier, "last_contact_at": last_contact_at,
+                            "authenticated_at": authenticated_at, **changes, "customer_id": customer_id})
+    bulk.update_rows(Customer, "customer_id", updates)
     return {s.key: s.customer_id or owner.get((s.tenant, s.ani)) for s in summaries}
 
 
@@ -316,8 +309,7 @@ def _record_recordings(new: list[LegRecord], contact_of_leg: dict[str, int | Non
         rows.append({"path": info.path, "tenant": summary.tenant, "contact": contact_id, "leg_uuid": info.leg_uuid,
                      "duration_ms": info.duration_ms, "size_bytes": info.size_bytes, "sha256": info.sha256,
                      "recorded_at": summary.started_at})
-    for part in chunks(rows, 100):
-        Recording.insert_many(part).on_conflict_ignore().execute()
+    bulk.insert_rows(Recording, rows, ignore_conflicts=True)
 
 
 def _record_work_orders(summary_of_contact: dict[int, ContactSummary], customer_of: dict[str, str | None]) -> None:

@@ -119,17 +119,24 @@ def spool_lock(spool_dir: Path) -> Iterator[bool]:
 
 
 def pending_files(spool_dir: Path, settle_s: float = 0.0, now: float | None = None) -> list[Path]:
-    """The spool's CDR files, oldest name first, skipping ones still being written."""
+    """The spool's CDR files in the order the switch finished them (modification time, then
+    name), skipping ones still being written.
+
+    Why that order: the switch writes a call's legs within moments of each other, so they land
+    in the same batch and each contact is summarized and written once; by name (random UUIDs)
+    most contacts would be split across batches and rewritten when their second leg arrives.
+    The store's result does not depend on the order, only the work does."""
     now = time.time() if now is None else now
     files = []
     with os.scandir(spool_dir) as entries:
         for entry in entries:
             if not entry.name.endswith(".cdr.json") or not entry.is_file(follow_symlinks=False):
                 continue
-            if settle_s and now - entry.stat().st_mtime < settle_s:
+            mtime = entry.stat().st_mtime_ns
+            if settle_s and now - mtime / 1e9 < settle_s:
                 continue
-            files.append(Path(entry.path))
-    return sorted(files)
+            files.append((mtime, entry.name, entry.path))
+    return [Path(path) for _, _, path in sorted(files)]
 
 
 def run_sync(options: SyncOptions) -> SyncReport:
@@ -152,7 +159,7 @@ def run_sync(options: SyncOptions) -> SyncReport:
         db = open_database(options.db_url)
         try:
             with db.bind_ctx(MODELS):
-                contacts: set[str] = set()
+                contacts: set[int] = set()
                 files = pending_files(spool, options.settle_s)
                 for start in range(0, len(files), options.batch_size):
                     _sync_batch(db, files[start:start + options.batch_size], options, report, contacts)
@@ -165,7 +172,7 @@ def run_sync(options: SyncOptions) -> SyncReport:
 
 
 def _sync_batch(db: peewee.Database, batch: list[Path], options: SyncOptions, report: SyncReport,
-                contacts: set[str]) -> None:
+                contacts: set[int]) -> None:
     parsed: list[tuple[Path, LegRecord]] = []
     for path in batch:
         try:
@@ -191,6 +198,7 @@ def _sync_batch(db: peewee.Database, batch: list[Path], options: SyncOptions, re
     report.legs += result.new_legs
     report.duplicates += result.duplicates
     report.files += len(parsed)
+    contacts.difference_update(result.merged_away)
     contacts.update(result.contacts)
     made: set[Path] = set()
     for path, record in parsed:
@@ -237,7 +245,7 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 def _move(path: Path, folder: Path) -> Path:
     """Rename into `folder`; a different file already there under the same name is kept too."""
     target = folder / path.name
-    if target.exists() and target.read_bytes() != path.read_bytes():
+    if os.path.exists(target) and target.read_bytes() != path.read_bytes():
         n = 1
         while (folder / f"{path.name}.{n}").exists():
             n += 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from crm_sync.models import MODELS, open_database
 from crm_sync.store import dump
 
-CALLS = 260
+CALLS = 400
 BATCH = 20
 
 
@@ -86,8 +86,8 @@ def test_kill_9_at_random_points_then_rerun_equals_one_clean_run(
             stop_at = time.monotonic() + rng.uniform(0.0, clean_run_s / 3)
             strike = lambda stop_at=stop_at: time.monotonic() >= stop_at  # noqa: E731
         else:  # while batches are being written: after a random number of files moved, plus jitter
-            target = left - rng.randrange(1, min(left - BATCH, 3 * BATCH))
-            jitter = rng.uniform(0.0, 0.03)
+            target = left - rng.randrange(1, min(left - BATCH, 2 * BATCH))
+            jitter = rng.uniform(0.0, 0.005)  # a batch commits in a few ms now
             strike = lambda target=target: len(list(crashed.glob("*.cdr.json"))) <= target  # noqa: E731
         while proc.poll() is None and not strike():
             time.sleep(0.002)
