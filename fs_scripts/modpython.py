@@ -21,7 +21,8 @@ The CoreSession calls used, and what the switch does (switch_cpp.cpp):
   at once on a channel that is gone; `ready()` is switch_channel_ready (up, not hanging up).
 - `playAndGetDigits(min, max, tries, timeout, terminators, file, bad_file, regex, var_name,
   digit_timeout)` returns the digits; with `var_name=None` switch_play_and_get_digits stores
-  them in no channel variable, so a sensitive value never reaches the CDR.
+  them in no channel variable, so a sensitive value never reaches the CDR. It calls the core
+  directly, so "no terminator" is the empty string (the dialplan app's `none` is the app's).
 - `getVariable(name)` falls back to the caller profile (`caller_id_number`...),
   `setVariable(name, val)` keeps working after a hang-up: the channel thread is ours until
   `handler` returns, so the CDR (written after) carries what we set last.
@@ -111,7 +112,7 @@ class ModPythonCallControl(CallControl):
                             tries: int, timeout_ms: int, terminators: str, regex: str | None) -> str:
         self._check()
         digits = self.session.playAndGetDigits(
-            int(min_digits), int(max_digits), max(1, int(tries)), int(timeout_ms), terminators or "none",
+            int(min_digits), int(max_digits), max(1, int(tries)), int(timeout_ms), terminators or "",
             prompt or NO_PROMPT, invalid_prompt or NO_PROMPT, regex or ANY_KEYS, None, int(timeout_ms))
         self._check()
         return str(digits or "")

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 import gevent
 from gevent import socket as gsocket
 
-from fs_scripts import cdr_vars
+from fs_scripts import cdr_vars, recording
 from fs_scripts.esl import commands
 from fs_scripts.esl.errors import CallerHangup, ConnectionLost, EslTimeout, NotConnected
 from fs_scripts.esl.outbound import OutboundSession
@@ -217,17 +217,12 @@ class EslCallControl(CallControl):
         self._execute("sleep", str(int(ms)))
 
     def mask_recording(self) -> None:
-        path = self._recording_path()
-        if path:
-            self._execute("record_session_mask", commands.record_session_arg(path))
+        """Silence on tape from now on, if the call is being recorded (fs_scripts.recording:
+        `uuid_record <uuid> mask <path>`, an API call that works whatever app is running)."""
+        self._call(recording.mask, self.session.api, self.uuid)
 
     def unmask_recording(self) -> None:
-        path = self._recording_path()
-        if path:
-            self._execute("record_session_unmask", commands.record_session_arg(path))
-
-    def _recording_path(self) -> str | None:
-        return self.get_variable(cdr_vars.RECORDING_PATH)
+        self._call(recording.unmask, self.session.api, self.uuid)
 
 
 __all__ = ["EslCallControl", "SCRATCH_VAR"]

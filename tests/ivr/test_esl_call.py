@@ -158,3 +158,35 @@ def test_caller_text_cannot_add_a_header_or_expand(fssim_factory, tmp_path):
     assert outcomes == ["refused", "refused", "refused", "Zhang San, 13800138000"]
     sent = b"".join(frame.raw_headers + frame.body for _cid, frame in sim.received)
     assert b"system(id)" not in sent and b"event-lock: false" not in sent
+
+
+def test_a_recorded_call_is_masked_while_the_pin_is_keyed(fssim_factory, tmp_path):
+    """With a recording running, the sensitive collect is wrapped in uuid_record mask/unmask."""
+    from fs_scripts import recording
+
+    flow = write_flow(tmp_path)
+    results: list[RunResult] = []
+    target = tmp_path / "rec" / "call.wav"
+    holder = {}
+
+    def handler(session):
+        call = EslCallControl(session)
+        recording.start_recording(session.api, call.uuid, target, stereo=False)
+        runner = FlowRunner(flow, call, queue=FixedExtensionQueue("user/1009"), clock=holder["sim"].clock)
+        results.append(runner.run())
+
+    server = OutboundServer(handler, port=0)
+    server.start()
+    try:
+        sim = fssim_factory(dialplan=socket_dialplan(tmp_path, server.address[1]))
+        holder["sim"] = sim
+        uuid = sim.place_call(destination="10086", caller_id_number="13800138000", dtmf=f"1,{PIN}#")
+        sim.wait_for(lambda: results and uuid not in sim.channels, timeout_s=20)
+    finally:
+        server.stop(timeout_s=1)
+    lines = [frame.raw_headers.decode() for _cid, frame in sim.received]
+    mask_at = next(i for i, text in enumerate(lines) if text.startswith(f"api uuid_record {uuid} mask "))
+    unmask_at = next(i for i, text in enumerate(lines) if text.startswith(f"api uuid_record {uuid} unmask "))
+    pin_at = next(i for i, text in enumerate(lines) if "play_and_get_digits" in text and "enter_pin" in text)
+    assert mask_at < pin_at < unmask_at
+    assert results[0].path[:3] == ("welcome", "main_menu:1", "ask_pin")
