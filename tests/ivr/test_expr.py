@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr_flows.errors import ExpressionError
 from ivr_flows.expr import evaluate, parse
@@ -91,3 +93,20 @@ def test_limits_on_length_and_nesting():
 def test_names_lists_every_dotted_name():
     assert parse("customer.tier == tiers.global_vip and vars.x in [vars.y, 1]").names() == {
         ("customer", "tier"), ("tiers", "global_vip"), ("vars", "x"), ("vars", "y")}
+
+PIECES = st.sampled_from(["vars.n", "vars.s", "customer.tier", "1", "2.5", "'x'", "null", "true", "==", "!=", "<",
+                          ">=", "in", "not", "and", "or", "+", "-", "*", "/", "%", "(", ")", "[", "]", ",", ".",
+                          "vars.langs", "items.0", "__class__", "'", "\\", "é", " "])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(PIECES, max_size=12).map(" ".join) | st.text(max_size=30))
+def test_any_text_parses_or_raises_expression_error_and_evaluates_the_same_way(text):
+    try:
+        parsed = parse(text)
+    except ExpressionError:
+        return
+    try:
+        parsed.evaluate(VARS)
+    except ExpressionError:
+        pass
