@@ -588,3 +588,15 @@ def test_cdr_values_name_only_cdr_vars_and_skip_unknowns():
         cdr_vars.FLOW_END: "normal"}
     assert cdr_values(State(flow="f")) == {cdr_vars.FLOW: "f", cdr_vars.PATH: "", cdr_vars.OUTCOME: "abandoned",
                                            cdr_vars.LANGUAGE: "en"}
+
+
+def test_the_interpreter_and_the_authoring_tools_import_no_io_layer():
+    """Same flow in a greenlet and in a FreeSWITCH thread: no gevent, sockets or network clients."""
+    import subprocess
+    import sys
+
+    code = ("import sys, ivr_flows.interpreter, ivr_flows.loader, ivr_flows.lint, ivr_flows.testfile, ivr_flows.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('gevent', 'socket', 'greenswitch', 'redis', 'peewee', 'http', 'ssl', 'fssim')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
