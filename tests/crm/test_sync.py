@@ -226,3 +226,26 @@ def test_settle_time_leaves_fresh_files(spool: Path, db_url: str, captures_dir: 
     cdrs.capture_to_spool(captures_dir, spool, "dtmf")
     assert _sync(spool, db_url, settle_s=3600).files == 0
     assert _sync(spool, db_url, settle_s=0).files == 2
+
+
+def test_database_url_from_fscc_db_url(spool: Path, db_url: str, captures_dir: Path, cdrs, tmp_path: Path,
+                                       monkeypatch) -> None:
+    """PostgreSQL (or any URL) by FSCC_DB_URL, with no --db and no fscc.yaml."""
+    monkeypatch.chdir(tmp_path)
+    cdrs.capture_to_spool(captures_dir, spool, "dtmf")
+    result = CliRunner().invoke(crm_sync, ["--spool", str(spool), "--json"],
+                                env={"FSCC_DB_URL": db_url, "FSCC_CRM__SETTLE_S": "0"})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["legs"] == 2
+    assert len(_dump(db_url)["legs"]) == 2
+    assert not (tmp_path / "fscc-data" / "crm.sqlite3").exists()  # the embedded default was not used
+
+
+def test_locked_run_reports_in_json(spool: Path, db_url: str, captures_dir: Path, cdrs) -> None:
+    cdrs.capture_to_spool(captures_dir, spool, "dtmf")
+    with spool_lock(spool) as held:
+        assert held
+        result = CliRunner().invoke(crm_sync, ["--spool", str(spool), "--db", db_url, "--json"],
+                                    env={"FSCC_CRM__SETTLE_S": "0"})
+    out = json.loads(result.stdout)
+    assert (result.exit_code, out["locked"], out["legs"], out["exit_code"]) == (0, True, 0, 0)
