@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reports.facts import AgentState, AgentStateSpan, ContactFacts, Outcome
 
@@ -97,3 +97,46 @@ def _sweep(tenant: str, agent: str, timeline: list[tuple[float, AgentState]],
         else:
             spans.append(AgentStateSpan(tenant, agent, state, point, following))
     return spans
+
+
+#: how long after a contact ends its agent's wrap-up may begin and still be the contact's ACW
+ACW_START_TOLERANCE_S = 30.0
+
+
+def attribute_acw(contacts: Iterable[ContactFacts], changes: Iterable[ActivityChange],
+                  tolerance_s: float = ACW_START_TOLERANCE_S) -> list[ContactFacts]:
+    """Contacts with after-call work taken from the agent activity log where the CRM has none.
+
+    Why: a call's CDR is written when the call hangs up, and wrap-up starts then, so the CDR
+    cannot say when wrap-up ended (crm_sync fills `acw_s` only from `fscc_wrapup_end_at`, which
+    a switch that wrote the CDR at hangup never has). The ACD does record the agent's wrap-up
+    activity: the first `wrap-up` change of the contact's agent from the contact's answer to
+    `tolerance_s` after its end is that contact's wrap-up, lasting until the agent's next change.
+    Each wrap-up is given to one contact at most; contacts that already have ACW keep it.
+    """
+    wrapups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    timeline: dict[tuple[str, str], list[ActivityChange]] = defaultdict(list)
+    for change in changes:
+        timeline[(change.tenant, change.agent)].append(change)
+    for key, agent_changes in timeline.items():
+        agent_changes.sort(key=lambda c: c.at)
+        for this, following in zip(agent_changes, agent_changes[1:], strict=False):
+            if this.state is AgentState.WRAP_UP and following.at > this.at:
+                wrapups[key].append((this.at, following.at))
+    claimed: set[tuple[str, str, float]] = set()
+    out = list(contacts)
+    for index in sorted(range(len(out)), key=lambda i: out[i].answered_at or out[i].offered_at):
+        contact = out[index]
+        if not (contact.outcome is Outcome.ANSWERED and contact.agent and contact.acw_s == 0
+                and contact.answered_at is not None and contact.ended_at is not None):
+            continue
+        key = (contact.tenant, contact.agent)
+        for begin, finish in wrapups.get(key, ()):
+            if (*key, begin) in claimed or begin < contact.answered_at:
+                continue
+            if begin > contact.ended_at + tolerance_s:
+                break
+            claimed.add((*key, begin))
+            out[index] = replace(contact, acw_s=finish - begin)
+            break
+    return out

@@ -8,8 +8,10 @@ formats / plots / html), so each is tested on its own.
 
 Agent activity (for occupancy and the agent-state chart) is not in the CDRs: pass it as a
 JSON-lines log (`agent_log`, the format `reports.source.ActivityLogWriter` writes) or as
-`ActivityChange` records (`activity`). Without it, occupancy is "-" and the agent-state chart
-says that no activity was recorded; the contact KPIs are complete either way.
+`ActivityChange` records (`activity`). The log also supplies after-call work the CDRs cannot
+carry (`reports.agent_states.attribute_acw`: a call's CDR is written at hangup, before its
+wrap-up ends). Without a log, occupancy is "-", the agent-state chart says that no activity
+was recorded, and ACW (so AHT) is what the CRM holds.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee
 
-from reports.agent_states import ActivityChange, build_spans
+from reports.agent_states import ActivityChange, attribute_acw, build_spans
 from reports.config import ReportSettings
 from reports.facts import AgentStateSpan, ContactFacts
 from reports.formats import as_csv, as_json, as_table
@@ -113,6 +115,9 @@ def load_report(
     # Without any activity record, spans would hold only handling time and occupancy would
     # read 100 %: say "unknown" instead.
     spans = build_spans(changes, contacts, horizon) if changes else []
+    # ACW the CDR could not carry comes from the agent's wrap-up activity (see attribute_acw);
+    # after the spans, which hold that wrap-up already as activity.
+    contacts = attribute_acw(contacts, changes) if changes else contacts
     rows = compute_kpis(contacts, spans, rules=rules, interval_s=int(interval_s), start=start, end=end, tz=zone,
                         dimensions=dimensions) if start is not None and end is not None else []
     logger.info("report %s..%s: %d contacts, %d agent state spans, %d rows", start, end, len(contacts), len(spans),

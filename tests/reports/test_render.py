@@ -127,3 +127,19 @@ def test_activity_log_writer_round_trips_and_refuses_unknown_activities(tmp_path
         writer.record("hotline", "1001", "offline", START + 3)
     assert [(c.agent, c.activity, c.at - START) for c in read_activity_log(path)] == [
         ("1001", "available", 0.0), ("1002", "wrap-up", 1.5), ("1001", "offline", 3.0)]
+
+
+@pytest.mark.pg_times
+def test_acw_and_aht_come_from_the_activity_log_when_the_cdr_has_none(crm_db, add, tmp_path):
+    add(key="k1", started_at=START, enqueued_at=START + 20, agent_answered_at=START + 30, ended_at=START + 130,
+        queue="billing", agent="1001", wait_s=10, talk_s=100, outcome="answered")
+    log = tmp_path / "agents.jsonl"
+    with ActivityLogWriter(log) as writer:
+        writer.record("default", "1001", "available", START)
+        writer.record("default", "1001", "wrap-up", START + 131)
+        writer.record("default", "1001", "available", START + 171)
+    report = load_report(crm_db, start=START, end=START + 900, agent_log=log, dimensions=("all",))
+    total = report.rows[-1]
+    assert (total.avg_acw_s, total.aht_s) == (40, 140)
+    assert total.occupancy == pytest.approx((100 + 40) / 900)
+    assert load_report(crm_db, start=START, end=START + 900, dimensions=("all",)).rows[-1].aht_s == 100

@@ -96,3 +96,25 @@ def test_spans_without_activity_and_past_the_horizon():
     assert [(s.agent, s.state, s.start - T0, s.end - T0) for s in spans] == [
         ("7", AgentState.BUSY, 0, 100), ("7", AgentState.WRAP_UP, 100, 120)]
     assert build_spans([ActivityChange("default", "8", "wrap-up", T0)], [], T0 + 10)[0].state is AgentState.WRAP_UP
+
+
+def test_acw_from_the_wrap_up_activity_when_the_cdr_has_none():
+    from reports.agent_states import attribute_acw
+
+    changes = [ActivityChange("default", "1001", "available", T0),
+               ActivityChange("default", "1001", "wrap-up", T0 + 201),  # after c1 (ended 200)
+               ActivityChange("default", "1001", "available", T0 + 231),
+               ActivityChange("default", "1001", "wrap-up", T0 + 500),  # after c2 (ended 470)
+               ActivityChange("default", "1001", "break", T0 + 545),
+               ActivityChange("default", "1002", "wrap-up", T0 + 200),  # another agent's
+               ActivityChange("default", "1002", "available", T0 + 260),
+               ActivityChange("default", "1003", "wrap-up", T0 + 700),  # too late for c4 (ended 600)
+               ActivityChange("default", "1003", "available", T0 + 720)]
+    c1 = _answered("1001", T0 + 100, talk=100)
+    c2 = _answered("1001", T0 + 300, talk=150, hold=20)
+    c3 = _answered("1002", T0 + 150, talk=50, acw=12)  # the CRM's own ACW is kept
+    c4 = _answered("1003", T0 + 500, talk=100)
+    got = attribute_acw([c2, c1, c3, c4], changes)
+    assert [c.acw_s for c in got] == [45, 30, 12, 0]  # order kept; c2: 500-545, c1: 201-231
+    assert got[0].handle_s == 150 + 20 + 45
+    assert attribute_acw([c1], []) == [c1]
