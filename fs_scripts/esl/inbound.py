@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid as _uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import gevent
 import gevent.socket
@@ -47,6 +47,7 @@ from fs_scripts.esl.transport import Transport, first_line
 logger = logging.getLogger(__name__)
 
 _FAIL_PREFIXES = ("-ERR", "-USAGE")
+_JOB_FILTER = ("Event-Name", "BACKGROUND_JOB")
 MIN_BACKOFF_S = 0.1
 
 
@@ -60,6 +61,17 @@ class JobResult(AsyncResult):
 
 def _failed(text: str) -> bool:
     return text.startswith(_FAIL_PREFIXES)
+
+
+def backoff_delays(min_s: float, max_s: float, rng: random.Random | None = None) -> Iterator[float]:
+    """Seconds to wait before each reconnect attempt: `min_s` doubling up to `max_s`, each
+    with +-20 % jitter so that many engines do not hit a restarted switch in the same
+    instant. Endless; the reconnect loop stops taking from it once connected."""
+    rng = rng or random.Random()
+    delay = min_s
+    while True:
+        yield delay * rng.uniform(0.8, 1.2)
+        delay = min(delay * 2, max_s)
 
 
 class InboundConnection:
@@ -97,12 +109,15 @@ class InboundConnection:
         self._event_names: list[str] = []  # subscribed event names (CUSTOM not included)
         self._subclasses: list[str] = []  # subscribed CUSTOM subclasses
         self._filters: list[tuple[str, str]] = []
+        self._jobs_wanted = False  # a bgapi was made: BACKGROUND_JOB must keep passing
         self._dispatcher = Dispatcher(self.name)
         self._connected = GEvent()
         self._auth_request = GEvent()
         self._closing = False
         self._reconnector: gevent.Greenlet | None = None
         self.connects = 0  # how many times a connection was established (1 + reconnects)
+        self.reconnect_attempts = 0  # attempts made in the current (or last) outage
+        self._rejection: str | None = None  # text of a text/rude-rejection (the switch's ACL said no)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -133,6 +148,7 @@ class InboundConnection:
             raise ConnectionLost(f"{self.name}: cannot connect: {exc}") from exc
         sock.settimeout(None)
         self._auth_request.clear()
+        self._rejection = None
         transport = Transport(
             sock,
             name=self.name,
@@ -145,6 +161,11 @@ class InboundConnection:
         try:
             if not self._auth_request.wait(timeout=self.connect_timeout_s):
                 raise EslTimeout(f"{self.name}: no auth/request within {self.connect_timeout_s}s")
+            if self._rejection is not None:
+                raise ConnectionLost(
+                    f"{self.name}: the switch refused this address ({self._rejection!r}): add it to "
+                    "the event socket's apply-inbound-acl list (deploy.event_socket.allow)"
+                )
             if transport.closed:
                 raise ConnectionLost(f"{self.name}: the switch closed the connection before auth")
             reply = transport.request(commands.auth(self._password), self.command_timeout_s)
@@ -211,7 +232,10 @@ class InboundConnection:
         elif ctype == "text/disconnect-notice":
             logger.info("%s: disconnect notice: %s", self.name, frame.body_text.strip())
         elif ctype == "text/rude-rejection":
-            logger.error("%s: rejected by the switch (acl): %s", self.name, frame.body_text.strip())
+            # mod_event_socket sends this instead of auth/request when the client's address
+            # is not in the inbound ACL, then closes the socket.
+            self._rejection = frame.body_text.strip() or "rejected"
+            logger.error("%s: rejected by the switch (event socket ACL): %s", self.name, self._rejection)
             self._auth_request.set()
         elif ctype != "log/data":
             logger.warning("%s: unexpected %s message", self.name, ctype)
@@ -230,13 +254,12 @@ class InboundConnection:
             self._reconnector = gevent.spawn(self._reconnect_loop)
 
     def _reconnect_loop(self) -> None:
-        delay = self.min_backoff_s
-        attempt = 0
-        while not self._closing:
-            gevent.sleep(delay * random.uniform(0.8, 1.2))
+        self.reconnect_attempts = 0
+        for delay in backoff_delays(self.min_backoff_s, self.max_backoff_s):
+            gevent.sleep(delay)
             if self._closing:
                 return
-            attempt += 1
+            self.reconnect_attempts += 1
             try:
                 self._open()
                 return
@@ -244,8 +267,8 @@ class InboundConnection:
                 logger.error("%s: password refused after reconnect; giving up", self.name)
                 return
             except EslError as exc:
-                logger.info("%s: reconnect attempt %d failed: %s", self.name, attempt, exc)
-            delay = min(delay * 2, self.max_backoff_s)
+                logger.info("%s: reconnect attempt %d failed (next in up to %.1fs): %s",
+                            self.name, self.reconnect_attempts, min(delay * 2, self.max_backoff_s) * 1.2, exc)
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -274,14 +297,25 @@ class InboundConnection:
             raise CommandFailed(text, first_line(data))
         return text
 
-    def bgapi_async(self, command: str, *args: object, timeout_s: float | None = None) -> JobResult:
-        """Start a background job; the AsyncResult gets its BACKGROUND_JOB body (or error).
+    def _ensure_job_events(self) -> None:
+        """Make sure BACKGROUND_JOB events reach this connection, or no bgapi could finish.
 
-        The switch delivers BACKGROUND_JOB only to connections subscribed to it
-        (mod_event_socket's event_handler checks each listener's event list), so the first
-        bgapi subscribes to it; without that every job would end in EslTimeout."""
-        if "BACKGROUND_JOB" not in self._event_names and "ALL" not in self._event_names:
+        The switch delivers an event to a listener only if it subscribed to it
+        (mod_event_socket.c event_handler checks each listener's event list) and, once the
+        listener has filters, only if one of them matches (positive filters are OR-ed). So
+        the first bgapi subscribes BACKGROUND_JOB (unless ALL is subscribed) and, when there
+        are filters, adds `filter Event-Name BACKGROUND_JOB`. Both are remembered and re-sent
+        after a reconnect like the caller's own; without them every job would end in EslTimeout.
+        """
+        if "ALL" not in self._event_names and "BACKGROUND_JOB" not in self._event_names:
             self.subscribe("BACKGROUND_JOB")
+        self._jobs_wanted = True
+        if self._filters and _JOB_FILTER not in self._filters:
+            self._add_filter(*_JOB_FILTER)
+
+    def bgapi_async(self, command: str, *args: object, timeout_s: float | None = None) -> JobResult:
+        """Start a background job; the AsyncResult gets its BACKGROUND_JOB body (or error)."""
+        self._ensure_job_events()
         job_uuid = str(_uuid.uuid4())
         data = commands.bgapi(command, *args, job_uuid=job_uuid)
         job = JobResult(job_uuid)
@@ -339,6 +373,16 @@ class InboundConnection:
             self._check(self.send_raw(data), "event")
 
     def filter(self, header: str, value: str) -> None:
+        """Let only events whose `header` equals `value` through (several filters: any of them).
+
+        Remembered and re-sent after a reconnect. Once bgapi has been used, the first filter
+        also brings `filter Event-Name BACKGROUND_JOB`, so job results keep arriving.
+        """
+        if self._jobs_wanted and not self._filters and (header, value) != _JOB_FILTER:
+            self._add_filter(*_JOB_FILTER)
+        self._add_filter(header, value)
+
+    def _add_filter(self, header: str, value: str) -> None:
         data = commands.filter(header, value)
         if (header, value) in self._filters:
             return

@@ -252,3 +252,27 @@ def test_every_client_command_is_rebuilt_byte_for_byte(captures):
                 assert _rebuild(raw) == raw, (name, raw[:120])
                 rebuilt += 1
     assert rebuilt >= 180 and refused == 4
+
+
+def test_feed_messages_agrees_with_feed_on_every_capture(captures):
+    """The reader loop's fast path: switch-shaped events come straight back as Events, the
+    rest as Frames; same messages as feed() + parse_event, whatever the read size."""
+    events = 0
+    for name, label, raws, frames in _all_server_frames(captures):
+        wire = b"".join(raws)
+        for size in (97, 65536):
+            reader = FrameReader()
+            messages = []
+            for i in range(0, len(wire), size):
+                messages.extend(reader.feed_messages(wire[i:i + size]))
+            assert len(messages) == len(frames), (name, label, size)
+            for frame, message in zip(frames, messages, strict=True):
+                if is_event(frame):
+                    event = parse_event(frame)
+                    assert type(message) is type(event), (name, frame.content_type)
+                    assert message.headers() == event.headers() and message.body == event.body
+                    assert (message.name, message.unique_id) == (event.name, event.unique_id)
+                    events += size == 97
+                else:
+                    assert message.to_bytes() == frame.to_bytes()
+    assert events > 350

@@ -224,3 +224,30 @@ def test_other_message_types_frame(headers, body):
     assert frame.content_type == headers[0][1]
     assert frame.body == body
     assert frame.headers()[: len(headers)] == headers
+
+
+@pytest.mark.parametrize("block_has_length", [True, False])
+def test_a_header_name_in_the_body_is_never_a_header(block_has_length):
+    """Plain events settle where their header block ends lazily (frames.PlainEvent): a key
+    that appears only in the body, e.g. in a caller's chat text, must not be found."""
+    body = "hi\nUnique-ID: forged\nContent-Length: 3\n\nabc\nvariable_x: y\n"
+    headers = [("Event-Name", "MESSAGE"), ("X-Trap", "a")]
+    wire = encode_event_plain(headers, body if block_has_length else "")
+    (frame,) = FrameReader().feed(wire)
+    for event in (parse_event(frame), FrameReader().feed_messages(wire)[0]):
+        assert event.name == "MESSAGE" and event.get("X-Trap") == "a"
+        assert event.unique_id is None and event.variable("x") is None
+        assert event.get("unique-id") is None  # nor through the any-case lookup
+        assert [k for k, _ in event.headers()] == ["Event-Name", "X-Trap"] + (["Content-Length"] if block_has_length else [])
+        assert event.body == (body if block_has_length else "")
+
+
+def test_custom_event_name_and_header_block_of_the_connect_reply():
+    custom = encode_event_plain([("Event-Subclass", "callcenter::info"), ("Event-Name", "CUSTOM"),
+                                 ("CC-Action", "agent-offering")])
+    event = FrameReader().feed_messages(custom)[0]
+    assert (event.name, event.subclass, event.get("CC-Action")) == ("CUSTOM", "callcenter::info", "agent-offering")
+    reply = encode_message([("Event-Name", "CHANNEL_DATA"), ("Unique-ID", "u1"),
+                            ("Content-Type", "command/reply"), ("Reply-Text", "+OK\n")], encode_values=True)
+    data = event_from_headers(FrameReader().feed(reply)[0])
+    assert (data.name, data.unique_id, data.get("Reply-Text")) == ("CHANNEL_DATA", "u1", "+OK\n")

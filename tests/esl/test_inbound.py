@@ -235,3 +235,29 @@ def test_handler_exception_does_not_stop_delivery(captures, replay_server, esl_t
         gevent.sleep(0.01)
     assert len(got) == 2
     conn.close()
+
+
+def test_backoff_doubles_up_to_the_cap_with_jitter():
+    import itertools
+    import random
+
+    from fs_scripts.esl.inbound import backoff_delays
+
+    delays = list(itertools.islice(backoff_delays(0.1, 3.0, random.Random(1)), 9))
+    nominal = [0.1, 0.2, 0.4, 0.8, 1.6, 3.0, 3.0, 3.0, 3.0]
+    for got, want in zip(delays, nominal, strict=True):
+        assert 0.8 * want <= got <= 1.2 * want
+
+
+def test_rude_rejection_is_a_clear_error(replay_server, esl_tools):
+    """The switch's ACL refuses our address: it sends text/rude-rejection instead of
+    auth/request and closes (mod_event_socket); connect() says so instead of timing out."""
+    rejection = b"Content-Type: text/rude-rejection\nContent-Length: 24\n\nAccess Denied, go away.\n"
+    server = replay_server(esl_tools.Replayer([esl_tools.Exchange(None, [rejection])], close_at_end=True,
+                                              drop_after=0))
+    conn = _client(server, reconnect=False, connect_timeout_s=2)
+    started = time.monotonic()
+    with pytest.raises(ConnectionLost, match="refused this address.*Access Denied"):
+        conn.connect()
+    assert time.monotonic() - started < 1.5
+    assert not conn.connected

@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 from fs_scripts.esl import commands as c
 from fs_scripts.esl.errors import CommandArgumentError, FrameError
 from fs_scripts.esl.frames import (
+    Frame,
     FrameReader,
     encode_event_json,
     encode_event_plain,
     encode_event_xml,
+    is_event,
     parse_event,
     url_decode,
     url_encode,
@@ -31,7 +33,8 @@ from fs_scripts.esl.frames import (
 
 NASTY = ["%0A", "%0a", "\n", "\r", "\r\n", ",", "'", '"', "{", "}", "[", "]", "^^", "^^:", "${x}",
          "$${y}", "${system(id)}", "张三", ": ", "Event-Name: X", "\\", "\\n", "\\s", " ", "%",
-         "%25", "=", "|", "&", "\x00", "\t", "Content-Length: 5", "\n\n", "sendmsg\n"]
+         "%25", "=", "|", "&", "\x00", "\t", "Content-Length: 5", "\n\n", "sendmsg\n",
+         "\nUnique-ID: forged\n", "\nContent-Length: 3\n\nabc", "\nJob-UUID: j-forged\n"]
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 #: The dial-string model runs FreeSWITCH's splitting in pure Python, 4 passes over up to
 #: 200 KB of escaped text: fewer examples keep the test at a few seconds.
@@ -68,6 +71,36 @@ def test_event_encoders_never_let_a_value_become_a_header(value, body):
         assert event.get("Caller-Caller-ID-Name") == value
         assert [k for k, _ in event.headers() if k != "Content-Length"] == [k for k, _ in headers]
         assert event.body == body
+
+
+@SLOW_SETTINGS
+@given(value=caller_value, body=caller_value, cuts=st.lists(st.integers(7, 9000), min_size=1, max_size=6))
+def test_feed_messages_cuts_exactly_like_feed(value, body, cuts):
+    """The reader loop's fast path (events straight from the reader) sees the same messages,
+    cut at the same bytes, as feed() + parse_event, however the reads are split."""
+    headers = [("Event-Name", "BACKGROUND_JOB"), ("Caller-Caller-ID-Name", value), ("Job-UUID", "j-1")]
+    wire = (encode_event_plain(headers, body) + b"Content-Type: command/reply\nReply-Text: +OK\n\n"
+            + encode_event_json(headers, body) + encode_event_plain(headers[:1]))
+    plain, fast = FrameReader(), FrameReader()
+    framed, messages = [], []
+    pos = 0
+    for cut in cuts * (1 + len(wire) // sum(cuts)):
+        framed.extend(plain.feed(wire[pos:pos + cut]))
+        messages.extend(fast.feed_messages(wire[pos:pos + cut]))
+        pos += cut
+        if pos >= len(wire):
+            break
+    assert len(framed) == len(messages) == 4
+    for frame, message in zip(framed, messages, strict=True):
+        if is_event(frame):
+            assert not isinstance(message, Frame)
+            event = parse_event(frame)
+            assert (message.name, message.job_uuid, message.body) == (event.name, event.job_uuid, event.body)
+            assert message.headers() == event.headers()
+            assert message.unique_id is None  # a forged Unique-ID line in the body is not a header
+        else:
+            assert message.to_bytes() == frame.to_bytes()
+    assert messages[0].get("Caller-Caller-ID-Name") == value and messages[0].body == body
 
 
 @SETTINGS
@@ -311,3 +344,41 @@ def test_dial_string_values_survive_freeswitch_parsing(name, number):
 def test_dial_string_examples(value):
     dial = c.dial_string("user/1001", {"origination_caller_id_name": value})
     assert fs_dial(fs_separate(c.originate(dial, "&park"), " ")[0])[0] == {"origination_caller_id_name": value}
+
+
+@SETTINGS
+@given(value=caller_value)
+def test_quote_word_survives_the_space_split_of_api_arguments(value):
+    """callcenter_config / originate split their text on spaces (switch_separate_string):
+    a quoted word comes out of that split as exactly one word, unchanged."""
+    word = _try(lambda: c.quote_word("value", value))
+    if word is None:
+        assert value == "" or any(ch in value for ch in "\r\n\x00")
+        return
+    assert fs_separate(f"agent set status {word} x", " ") == ["agent", "set", "status", value, "x"]
+    _one_command(c.api("callcenter_config", f"agent set status {word}"))
+
+
+@SETTINGS
+@given(value=caller_value)
+def test_application_argument_helpers_escape_or_refuse(value):
+    """set/export/playback/record_session/bridge/app_arg: caller text never carries a line
+    break or a `${` expansion into the switch; what is accepted reaches execute-app-arg intact."""
+    builds = {
+        "set_arg": lambda: c.set_arg("fscc_caller_note", value),
+        "export_arg": lambda: c.export_arg("fscc_caller_note", value),
+        "playback_arg": lambda: c.playback_arg(value),
+        "record_session_arg": lambda: c.record_session_arg(value),
+        "bridge_arg": lambda: c.bridge_arg(value),
+        "app_arg": lambda: c.app_arg("a", value),
+    }
+    for name, build in builds.items():
+        arg = _try(build)
+        if arg is None:
+            assert (any(ch in value for ch in "\r\n\x00") or "${" in value or value == ""
+                    or (name == "record_session_arg" and " " in value)), name
+            continue
+        assert not any(ch in arg for ch in "\r\n\x00") and "${" not in arg, name
+        (frame,) = FrameReader().feed(c.sendmsg_execute("set", arg, event_uuid="e-1"))
+        sent = frame.body.decode() if frame.body else (frame.get_raw("execute-app-arg") or b"").decode()
+        assert sent == arg and frame.get("Event-UUID") == "e-1", name
