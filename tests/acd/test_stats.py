@@ -239,6 +239,9 @@ def test_live_waiting_longest_wait_and_agents_by_state(router, stats, clock) -> 
     assert vip.waiting == 0 and vip.longest_wait_s == 0.0
     assert vip.agents_by_state["available"] == 1 and vip.agents_by_state["offline"] == 1
 
+    # the one-command read and the per-worker read (its fallback) see the same states
+    fast = sorted((sorted(q), st.value) for q, st in stats._agent_states())
+    assert fast == sorted((sorted(w.routing_queues), w.state.value) for w in stats._workers())
     router.accept(first.reservations[0])
     stats.record_answered("billing", 30.0, "1001")
     figures = stats.queue_stats("billing")
