@@ -39,7 +39,7 @@ class MeasuredService:
     batches had answered contacts.
     """
 
-    queue: str
+    queue: str | None  # None: every queue
     start: float
     end: float
     threshold_s: float
@@ -74,7 +74,7 @@ def _half_width(values: Sequence[float]) -> float | None:
 def measure_queue(
     contacts: Iterable[ContactFacts],
     *,
-    queue: str,
+    queue: str | None,
     start: float,
     end: float,
     threshold_s: float = 20.0,
@@ -83,12 +83,14 @@ def measure_queue(
     batches: int = 10,
 ) -> MeasuredService:
     """ASA, SL(threshold_s), P(wait) and the model inputs for `queue`, from contacts offered in
-    [start, end) (of `tenant`, or any). Discard a warm-up by starting the window after it."""
+    [start, end) (of `tenant`, or any). `queue=None` pools every queued contact (one agent pool
+    serving all queues). Discard a warm-up by starting the window after it."""
     if end <= start:
         raise ValueError(f"the window must end after it starts ({start} >= {end})")
     if batches < 1:
         raise ValueError(f"need at least one batch, got {batches}")
-    chosen = [c for c in contacts if c.queue == queue and start <= c.offered_at < end
+    chosen = [c for c in contacts if (c.queue == queue if queue is not None else c.queue is not None)
+              and start <= c.offered_at < end
               and (tenant is None or c.tenant == tenant)]
     answered = [c for c in chosen if c.outcome is Outcome.ANSWERED]
     abandoned = sum(1 for c in chosen if c.outcome in (Outcome.ABANDONED, Outcome.SHORT_ABANDONED))

@@ -16,7 +16,7 @@ from reports.measured import measure_queue
 T0 = 1_800_000_000.0
 
 
-def _c(at_s: float, wait: float, outcome: Outcome = Outcome.ANSWERED, queue: str = "billing", talk: float = 100.0,
+def _c(at_s: float, wait: float, outcome: Outcome = Outcome.ANSWERED, queue: str | None = "billing", talk: float = 100.0,
        tenant: str = "default", acw: float = 0.0) -> ContactFacts:
     answered = outcome is Outcome.ANSWERED
     return ContactFacts(tenant=tenant, queue=queue, tier=None, agent="1001" if answered else None, channel="voice",
@@ -46,6 +46,9 @@ def test_hand_computed_figures_and_filters():
     assert m.asa_half_width_s == pytest.approx(12.706 * statistics.stdev([37 / 3, 10]) / math.sqrt(2))
     assert m.service_level_half_width == pytest.approx(12.706 * statistics.stdev([2 / 3, 1]) / math.sqrt(2))
     assert measure_queue(contacts, queue="sales", start=T0, end=T0 + 100).asa_half_width_s is None  # one batch
+    pooled = measure_queue(contacts + [_c(5, 0.0, Outcome.SELF_SERVICE, queue=None)], queue=None, start=T0,
+                           end=T0 + 100, tenant="default")
+    assert (pooled.offered, pooled.answered) == (7, 6)  # billing and sales; the IVR-only contact never queued
 
 
 def test_nothing_answered_and_bad_windows():
