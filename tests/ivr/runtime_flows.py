@@ -22,7 +22,7 @@ nodes:
     type: menu
     prompt: main_menu
     options: {"1": ask_pin, "2": goodbye}
-    timeout_s: 2
+    timeout_s: 5  # longer than the hang-up tests' 4 s: their caller leaves in the first wait
     tries: 2
     on_timeout: goodbye
   ask_pin:
@@ -95,3 +95,22 @@ def park_dialplan(directory: Path, destination: str = "10086") -> Path:
 </include>
 """, encoding="utf-8")
     return path
+
+
+def hang_up_when(sim, uuid: str, event_name: str, application: str | None = None, timeout_s: float = 20) -> None:
+    """The caller hangs up (`uuid_kill` over an inbound ESL connection) as soon as the channel
+    fires `event_name` (for CHANNEL_EXECUTE: of `application`): driven by what the call does,
+    not by a clock that a loaded machine would outrun."""
+    from fs_scripts.esl.inbound import InboundConnection
+
+    def seen() -> bool:
+        return any(e.name == event_name and e.unique_id == uuid
+                   and (application is None or e.get("Application") == application) for e in sim.events)
+
+    sim.wait_for(seen, timeout_s=timeout_s)
+    conn = InboundConnection("127.0.0.1", sim.esl_port, sim.password, reconnect=False)
+    conn.connect()
+    try:
+        conn.api("uuid_kill", uuid, "NORMAL_CLEARING")
+    finally:
+        conn.close()

@@ -98,7 +98,7 @@ def _cdr(sim, uuid: str) -> dict[str, str]:
 def two_flows(fssim_factory, tmp_path):
     write_flow(tmp_path, SECOND, "second.yaml.j2")  # found by name through ivr.flows_dir
     first = write_flow(tmp_path, FIRST, "first.yaml.j2")
-    settings = Settings(data_dir=tmp_path / "data", ivr=IvrSettings(flows_dir=str(tmp_path)))
+    settings = Settings(data_dir=tmp_path / "data", ivr=IvrSettings(flows_dir=str(tmp_path), extension_context="default"))
     results: list[RunResult] = []
     holder = {}
 
