@@ -61,7 +61,8 @@ def write_html(
     title: str = "fscc contact-center report",
 ) -> Path:
     """Write `out_dir/report.html` with one table per `kpi_tables` entry (heading -> rows) and
-    the PNGs of `plots` (caption -> path, or paths captioned by file name). Returns its path."""
+    the PNGs of `plots` (caption -> path, or paths captioned by file name) after the first
+    table: headline figures, then the charts, then the detail. Returns its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rules = rules or ReportSettings()
@@ -77,18 +78,22 @@ def write_html(
         f'<p class="definitions">{escape(definitions_line(rules, interval_s, tz))}. '
         f"Generated {escape(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
     ]
-    for heading, rows in kpi_tables.items():
-        parts.append(f"<h2>{escape(heading)}</h2>")
-        parts.append(_table(rows, rules, tz))
-    if items:
-        parts.append("<h2>Charts</h2>")
+    charts: list[str] = ["<h2>Charts</h2>"] if items else []
     for caption, path in items:
         source = Path(path)
         target = out / source.name
         if source.resolve() != target.resolve():
             shutil.copyfile(source, target)
-        parts.append(f'<figure><figcaption>{escape(caption)}</figcaption>'
-                     f'<img src="{escape(quote(target.name), quote=True)}" alt="{escape(caption, quote=True)}"></figure>')
+        charts.append(f'<figure><figcaption>{escape(caption)}</figcaption>'
+                      f'<img src="{escape(quote(target.name), quote=True)}" alt="{escape(caption, quote=True)}"></figure>')
+    # the headline table, then the charts, then the detail tables (queues, tiers, agents)
+    for number, (heading, rows) in enumerate(kpi_tables.items()):
+        parts.append(f"<h2>{escape(heading)}</h2>")
+        parts.append(_table(rows, rules, tz))
+        if number == 0:
+            parts.extend(charts)
+    if not kpi_tables:
+        parts.extend(charts)
     parts.append("</body></html>")
     report = out / "report.html"
     report.write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -80,8 +80,8 @@ def test_write_report_writes_page_charts_and_data(crm_db, morning, tmp_path):
     page = paths.html.read_text(encoding="utf-8")
     assert "<title>fscc demo: 10086 hotline</title>" in page
     assert page.count("<img ") == 4
-    for heading in ("Whole center", "By queue", "By tier", "By agent"):
-        assert f"<h2>{heading}</h2>" in page
+    order = [page.index(f"<h2>{h}</h2>") for h in ("Whole center", "Charts", "By queue", "By tier", "By agent")]
+    assert order == sorted(order)  # headline table, charts, then the detail
     rows = json.loads(paths.json.read_text(encoding="utf-8"))["rows"]
     center = [r for r in rows if r["dimension"] == "all" and r["interval"] != "total"]
     assert [r["interval"][-5:] for r in center] == ["09:00", "09:30", "10:00", "10:30"]  # 30-minute intervals
