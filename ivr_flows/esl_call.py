@@ -13,7 +13,12 @@ ends, with no network round trip in between; we read the digits from the collect
 CHANNEL_EXECUTE_COMPLETE event (it carries the channel variables, over our socket only). A
 `getvar` followed by a separate `unset` would leave the value on the channel for a whole round
 trip, long enough for a hang-up to write it into the CDR. The same path serves non-sensitive
-collects: one mechanism, and no `ivr_digits` noise in every CDR.
+collects: one mechanism, and no `ivr_digits` noise in every CDR. The value does travel in
+that CHANNEL_EXECUTE_COMPLETE (and in the `multiset`'s CHANNEL_EXECUTE), as those events carry
+the channel variables: only ESL clients subscribed to EXECUTE events of this channel see it
+(this call's own socket; fscc's inbound connection takes no EXECUTE events). Reading the
+digits from DTMF events instead is not possible for a sensitive collect: the switch fires no
+DTMF event for a digit received under `sensitive_dtmf` (below).
 
 The other way digits reach a CDR is the switch's own `digits_dialed` (every key the leg
 received, written at hang-up: capture `dtmf.cdr.2.loopback-5903-b.json`, `"123%23"`). The

@@ -61,3 +61,20 @@ def test_a_template_with_arguments(tmp_path):
     assert result.path[:4] == ("choose_language:2", "english", "identify:not-found", "main_menu:0")
     assert result.outcome == "answered"
     assert any("queue" in entry.action for entry in result.trace)
+
+
+def test_fscc_flow_test_command(tmp_path):
+    """The dialplan author's command (ivr_flows/cli.py) over this engine: trace printed, exit 0
+    on a normal end, 1 when the caller hung up."""
+    from click.testing import CliRunner
+
+    from fs_scripts.cli import cli
+
+    runner = CliRunner()
+    done = runner.invoke(cli, ["flow", "test", str(TEMPLATES / "hotline_10086.vip.test.yaml")])
+    assert done.exit_code == 0, done.output
+    assert "vip_queue: queue vip" in done.output
+    assert done.output.strip().splitlines()[-1].startswith("outcome: answered (normal)")
+    hung = runner.invoke(cli, ["flow", "test", str(TEMPLATES / "hotline_10086.hangup_in_menu.test.yaml")])
+    assert hung.exit_code == 1
+    assert "outcome: abandoned (caller-hangup) at main_menu" in hung.output
