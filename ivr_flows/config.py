@@ -45,8 +45,10 @@ class IvrSettings:
     prompts_file: str = ""  # empty: the packaged ivr_flows/templates/prompts/prompts.yaml
     prompts_dir: str = ""  # built WAVs (`fscc prompts build`); empty: <data_dir>/prompts
     calendars: dict[str, CalendarSettings] = field(default_factory=dict)  # tenant -> calendar
-    extension_context: str = "default"  # dialplan context of `transfer: to: extension`
-    outbound_context: str = "outbound"  # context holding the outbound rules (`to: external`)
+    # the contexts `fscc conf render` writes (deploy.agent_context / deploy.outbound_context): a
+    # transfer into any other context would find no extension there
+    extension_context: str = "fscc_agents"  # dialplan context of `transfer: to: extension`
+    outbound_context: str = "fscc_outbound"  # context holding the outbound rules (`to: external`)
     crm_api_url: str = "http://127.0.0.1:8090/fscc"  # base URL of the CRM API the example flow's webhooks call
     queue_extension: str = ""  # FixedExtensionQueue dial string used until the ACD gateway is wired
     max_steps: int = field(default=1000, metadata=check(lambda v: v > 0, "a positive number"))
