@@ -11,6 +11,12 @@ time offered, each stretch gives one estimate, and the spread of those estimates
 95 %) bounds the mean. A test that asserts `|measured - predicted| <= half_width + model
 slack` is then a statement about the system, not about luck.
 
+How wide in practice (exact M/M/N simulations, 20 seeds each): 4 Erlangs on 6 agents with a
+30 s AHT, 4 simulated hours, SL(10 s) predicted 85.4 %: median half-width 6.6 points, and the
+measured SL fell outside its own half-width for 2 seeds in 20 (short batches are correlated,
+so the interval is a little optimistic: budget 1.5 x half-width). 48 Erlangs on 55 agents,
+AHT 240 s, 40 hours: about 5 points. Short handle times buy precision per wall-clock second.
+
 Definitions match Erlang C's, which assume nobody abandons: ASA and SL(T) are over answered
 contacts (`wait_s <= T` is within), P(wait) is the share of answered contacts that waited more
 than `waited_over_s`. Abandons, if any, are counted so a caller can see the premise failed.
