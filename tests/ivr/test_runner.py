@@ -236,3 +236,37 @@ def test_webhook_with_stdlib_sockets_as_under_mod_python():
         server.shutdown()
         server.server_close()
     assert result.ok and result.data == {"echo": {"a": 1}}
+
+
+def test_a_failing_port_ends_the_call_as_an_error(fssim_factory, tmp_path, caplog):
+    """A bug behind a port (here the queue) must not leave the caller in silence: the call is
+    hung up with NORMAL_TEMPORARY_FAILURE and the CDR says the flow ended in error, and where."""
+    from runtime_flows import socket_dialplan
+
+    class BrokenQueue:
+        def wait_in_queue(self, call, request):
+            raise RuntimeError("the router is down")
+
+    flow = write_flow(tmp_path)
+    results: list[RunResult] = []
+    holder = {}
+
+    def handler(session):
+        results.append(FlowRunner(flow, EslCallControl(session), queue=BrokenQueue(), clock=holder["sim"].clock).run())
+
+    server = OutboundServer(handler, port=0)
+    server.start()
+    try:
+        sim = fssim_factory(dialplan=socket_dialplan(tmp_path, server.address[1]))
+        holder["sim"] = sim
+        uuid = sim.place_call(destination="10086", caller_id_number="13800138000", dtmf="1,2468#")
+        sim.wait_for(lambda: results and uuid not in sim.channels, timeout_s=20)
+    finally:
+        server.stop(timeout_s=1)
+    result = results[0]
+    assert (result.reason, result.node) == ("error", "agents")
+    assert "the router is down" in caplog.text
+    variables = _cdr(sim, uuid)
+    assert variables[cdr_vars.FLOW_END] == "error"
+    assert variables["hangup_cause"] == "NORMAL_TEMPORARY_FAILURE"
+    assert variables[cdr_vars.PATH].endswith(">agents")
