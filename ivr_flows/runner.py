@@ -30,7 +30,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fs_scripts import cdr_vars
 from fs_scripts.clock import Clock
@@ -96,6 +96,11 @@ class RunResult:
 
 
 # ---------------------------------------------------------------- webhooks
+
+
+class WebhookClient(Protocol):
+    def call(self, request: a.Webhook) -> a.WebhookResult:
+        """Never raises for a failed request: the failure is a result (the flow's on_error)."""
 
 
 class HttpWebhookClient:
@@ -183,7 +188,7 @@ class FlowRunner:
         clock: Clock | None = None,
         settings: Any = None,
         tenant: str | None = None,
-        webhooks: Any = None,
+        webhooks: WebhookClient | None = None,
         resolve_prompt: Callable[[str, str], str] | None = None,
         load_flow: Callable[[str], Flow] | None = None,
         timezone: str | None = None,
@@ -231,19 +236,14 @@ class FlowRunner:
             except Exception:
                 logger.exception("call %s: flow %s failed at node %s", self.call.uuid, flow.name,
                                  self._state.node if self._state else None)
-                self._safe_set(cdr_vars.FLOW_END, "error")
-                node = self._state.node if self._state else None
-                self.trace.append(TraceEntry(node, "error", "the runner failed; see the log"))
-                self._safe_hangup("NORMAL_TEMPORARY_FAILURE")
-                end = a.End((self._state.outcome if self._state else None) or "failed", "error", node)
+                end = self._fail("the runner failed; see the log")
                 break
             if next_flow is None:
                 break
             flow, start_vars = next_flow
         else:
             logger.error("call %s: more than %d flows handed on; ending", self.call.uuid, MAX_NESTED_FLOWS)
-            end = a.End("failed", "error", self._state.node if self._state else None)
-            self._safe_hangup("NORMAL_TEMPORARY_FAILURE")
+            end = self._fail(f"more than {MAX_NESTED_FLOWS} flows handed on")
         assert end is not None
         state = self._state
         return RunResult(
@@ -292,9 +292,17 @@ class FlowRunner:
                 return end, next_flow
             event = result_event if result_event is not None else a.Done(self.clock.now())
         logger.error("call %s: flow %s took more than %d steps; ending", self.call.uuid, flow.name, self.max_steps)
-        self._safe_hangup("NORMAL_TEMPORARY_FAILURE")
+        return self._fail(f"more than {self.max_steps} steps"), None
+
+    def _fail(self, why: str) -> a.End:
+        """End the call as an error: the CDR says so (and where), the caller is not left in silence."""
         node = self._state.node if self._state else None
-        return a.End(self._state.outcome if self._state and self._state.outcome else "failed", "error", node), None
+        outcome = (self._state.outcome if self._state else None) or "failed"
+        self.trace.append(TraceEntry(node, "error", why))
+        self._safe_set(cdr_vars.OUTCOME, outcome)
+        self._safe_set(cdr_vars.FLOW_END, "error")
+        self._safe_hangup("NORMAL_TEMPORARY_FAILURE")
+        return a.End(outcome, "error", node)
 
     def _call_info(self) -> dict[str, Any]:
         variables = self._initial_variables = self._safe(self.call.variables, {})
@@ -487,4 +495,4 @@ def _describe(action: a.Action) -> str:
     return repr(action)
 
 
-__all__ = ["FlowRunner", "RunResult", "TraceEntry", "HttpWebhookClient", "prompt_resolver", "SAY_TYPES"]
+__all__ = ["FlowRunner", "RunResult", "TraceEntry", "WebhookClient", "HttpWebhookClient", "prompt_resolver", "SAY_TYPES"]

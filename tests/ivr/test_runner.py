@@ -268,5 +268,6 @@ def test_a_failing_port_ends_the_call_as_an_error(fssim_factory, tmp_path, caplo
     assert "the router is down" in caplog.text
     variables = _cdr(sim, uuid)
     assert variables[cdr_vars.FLOW_END] == "error"
+    assert variables[cdr_vars.OUTCOME] == "failed"
     assert variables["hangup_cause"] == "NORMAL_TEMPORARY_FAILURE"
     assert variables[cdr_vars.PATH].endswith(">agents")
