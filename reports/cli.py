@@ -21,6 +21,9 @@ from reports.units import parse_duration_s, parse_service_level
 
 logger = logging.getLogger(__name__)
 
+#: the agent activity log `fscc serve` keeps under data_dir (fs_scripts/service.py)
+AGENT_ACTIVITY_LOG = "agent-activity.jsonl"
+
 
 def _duration(ctx: click.Context, param: click.Parameter, value: Any) -> float | None:
     if value is None:
@@ -131,7 +134,8 @@ def _report_zone(explicit: str | None, rules_zone: str, settings: Any, tenant: s
 @click.option("--tenant", default=None, help="Only this tenant's contacts.")
 @click.option("--tz", "tz_name", default=None, help="Timezone of interval boundaries and naive --from/--to. Default: reports.timezone, else the tenant's.")
 @click.option("--agent-log", "agent_log", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="JSON-lines agent activity changes, for occupancy and the agent-state chart.")
+              help="JSON-lines agent activity changes, for occupancy, ACW and the agent-state chart. "
+                   "Default: data_dir/agent-activity.jsonl (what `fscc serve` writes) when it exists.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the PNG charts and report.html into this folder.")
 @click.option("--db", "db_url", default=None, help="CRM database URL (sqlite:///path, postgresql://...). Default: the configured one.")
@@ -168,6 +172,8 @@ def report(from_text: str | None, to_text: str | None, interval_s: float | None,
     if start is not None and end is not None and end <= start:
         raise click.BadParameter("--to must be after --from", param_hint="--to")
 
+    if agent_log is None and (Path(settings.data_dir) / AGENT_ACTIVITY_LOG).is_file():
+        agent_log = Path(settings.data_dir) / AGENT_ACTIVITY_LOG
     data = load_report(db_url or configured_db_url(settings), start=start, end=end, interval_s=seconds, tz=tz,
                        tenant=tenant, rules=rules, agent_log=agent_log, dimensions=dimensions)
     rows = data.rows

@@ -144,3 +144,21 @@ def test_plots_and_html(store, tmp_path):
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "sales&lt;b&gt;" in page and "sales<b>" not in page
     assert page.count("<img ") == 4 and 'src="volume.png"' in page
+
+
+@pytest.mark.parametrize("crm_db_url", ["sqlite"], indirect=True)
+def test_agent_log_defaults_to_the_one_fscc_serve_keeps(store, tmp_path):
+    url, log = store
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    config = tmp_path / "fscc.yaml"
+    config.write_text(f"data_dir: {data_dir}\n", encoding="utf-8")
+    args = ("report", "--db", url, "--tz", "UTC", "--format", "json", "--by", "all", "--config", str(config),
+            "--from", "2026-11-22T08:00", "--to", "2026-11-22T08:30")
+    without = run_fscc(*args)
+    assert without.returncode == 0, without.stderr
+    assert json.loads(without.stdout)["rows"][-1]["occupancy"] is None  # no log anywhere: unknown
+    (data_dir / "agent-activity.jsonl").write_text(log.read_text(encoding="utf-8"), encoding="utf-8")
+    found = run_fscc(*args)
+    assert found.returncode == 0, found.stderr
+    assert json.loads(found.stdout)["rows"][-1]["occupancy"] == pytest.approx((182 + 220 + 50) / 3600)
