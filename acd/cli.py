@@ -44,10 +44,13 @@ class UnknownAgent(UnknownEntity):
     code = "unknown-agent"
     exit_code = 3
 
-    def __init__(self, agent_id: str, tenant: str) -> None:
+    def __init__(self, agent_id: str, tenant: str, configured: bool = False) -> None:
         super().__init__("agent", agent_id)
-        self.args = (f"unknown agent {agent_id!r} in tenant {tenant!r}: not in acd.agents of the settings "
-                     f"and not in the routing state",)
+        if configured:
+            why = "configured, but not in the routing state yet (`fscc agent login` or `fscc serve` puts it there)"
+        else:
+            why = "not in acd.agents of the settings and not in the routing state"
+        self.args = (f"unknown agent {agent_id!r} in tenant {tenant!r}: {why}",)
 
 
 class UnknownQueue(UnknownEntity):
@@ -320,7 +323,9 @@ def agent_status(options: Options, agent_id: str, as_json: bool) -> None:
         try:
             figures = session.stats.agent_stats(agent_id)
         except UnknownEntity:
-            raise UnknownAgent(agent_id, session.tenant) from None
+            configured = session.settings.acd.agents.get(agent_id)
+            raise UnknownAgent(agent_id, session.tenant, configured is not None
+                               and configured.tenant == session.tenant) from None
         click.echo(to_json(figures) if as_json else agent_detail(figures))
 
 

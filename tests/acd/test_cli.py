@@ -73,6 +73,8 @@ def test_unknown_ids_are_named_with_their_exit_codes(config, tmp_path) -> None:
     assert unknown_agent.exit_code == 3
     assert "[unknown-agent] unknown agent '9999' in tenant 'default'" in unknown_agent.output
     assert fscc("agent", "-c", config, "login", "9999").exit_code == 3
+    not_yet = fscc("agent", "-c", config, "status", "1002")  # configured, never logged in nor served
+    assert not_yet.exit_code == 3 and "'1002' in tenant 'default': configured, but not in the routing state" in not_yet.output
     # 2001 belongs to acme: found there by default, unknown when asked for in another tenant
     assert fscc("agent", "-c", config, "login", "2001").output.startswith("agent 2001: offline -> break")
     other = fscc("agent", "-c", config, "--tenant", "default", "ready", "2001")
