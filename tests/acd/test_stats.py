@@ -277,3 +277,24 @@ def test_tenants_do_not_see_each_other(redis_client, clock, stats) -> None:
     other = StatsRecorder(redis_client, "acme", clock)
     assert other.queue_stats("billing").last_15.answered == 0
     assert stats.queue_stats("billing").last_15.answered == 1
+
+
+def test_waiting_tasks_longest_first_with_who_rings(router, stats, clock) -> None:
+    router.set_registered("1001", True)
+    router.ready("1001")
+    router.enqueue("t1", {}, queue="billing")  # rings at 1001
+    clock.advance(10)
+    router.enqueue("t2", {"tier": 1}, queue="billing")  # higher priority, but waited less
+    clock.advance(5)
+    router.enqueue("t3", {}, queue="billing", channel="chat")
+    waiting = stats.waiting_tasks("billing")
+    assert [(t.task_id, t.state, t.channel, t.waited_s, t.offered_to) for t in waiting] == [
+        ("t1", "reserved", "voice", 15.0, ("1001",)),
+        ("t2", "pending", "voice", 5.0, ()),
+        ("t3", "pending", "chat", 0.0, ()),
+    ]
+    assert waiting[1].priority > waiting[0].priority
+    assert [t.task_id for t in stats.waiting_tasks("billing", limit=2)] == ["t1", "t2"]
+    assert stats.waiting_tasks("vip") == []
+    with pytest.raises(UnknownEntity, match="queue 'nope'"):
+        stats.waiting_tasks("nope")
