@@ -64,7 +64,8 @@ class RegistrationsUnreadable(AcdError):
 
 @dataclass(frozen=True)
 class SipIdentity:
-    """The SIP user an agent's phone registers as; `host` is ANY_HOST when any domain will do."""
+    """The SIP user an agent's phone registers as; `host` is ANY_HOST when any domain will do.
+    Users compare exactly (SIP user parts are case-sensitive), domains in lower case."""
 
     user: str
     host: str = ANY_HOST
@@ -79,13 +80,13 @@ def sip_identity(agent: AgentSettings) -> SipIdentity | None:
     kind, _, rest = contact.partition("/")
     if kind == "user" and rest:
         user, _, host = rest.partition("@")
-        return SipIdentity(user, host) if user else None
+        return SipIdentity(user, host.lower()) if user else None
     if kind == "sofia" and rest:
         profile, _, target = rest.partition("/")
         if profile in ("gateway", "external") or not target or "/" in target:
             return None
         user, _, host = target.partition("@")
-        return SipIdentity(user, host) if user else None
+        return SipIdentity(user, host.lower()) if user else None
     return None
 
 
@@ -99,7 +100,7 @@ class Directory:
 
     def workers_of(self, user: str, host: str) -> tuple[str, ...]:
         """The workers a registration of user@host stands for (exact domain, else any domain)."""
-        return self.by_identity.get(SipIdentity(user, host), ()) + self.by_identity.get(SipIdentity(user, ANY_HOST), ())
+        return self.by_identity.get(SipIdentity(user, host.lower()), ()) + self.by_identity.get(SipIdentity(user, ANY_HOST), ())
 
 
 def build_directory(source: AcdSettings | Mapping[str, str], tenant: str, domain: str = "") -> Directory:
@@ -117,7 +118,7 @@ def build_directory(source: AcdSettings | Mapping[str, str], tenant: str, domain
                 never.append(agent_id)
                 continue
             if domain and identity.host == ANY_HOST:
-                identity = SipIdentity(identity.user, domain)
+                identity = SipIdentity(identity.user, domain.lower())
             by_identity.setdefault(identity, []).append(agent_id)
         if source.agents and not by_identity and not never:
             tenants = sorted({a.tenant for a in source.agents.values()})
@@ -125,7 +126,8 @@ def build_directory(source: AcdSettings | Mapping[str, str], tenant: str, domain
                            tenant, ", ".join(tenants))
     else:
         for user, worker_id in sorted(source.items()):
-            identity = SipIdentity(*user.split("@", 1)) if "@" in user else SipIdentity(user)
+            name, _, host = user.partition("@")
+            identity = SipIdentity(name, host.lower())
             by_identity.setdefault(identity, []).append(worker_id)
     identity_of = {w: identity for identity, ws in by_identity.items() for w in ws}
     return Directory({k: tuple(v) for k, v in by_identity.items()}, tuple(never), identity_of)
@@ -160,7 +162,7 @@ def parse_registration_event(subclass: str | None, get: Any) -> RegistrationChan
     if not user:
         logger.warning("%s event without a user: ignored", subclass)
         return None
-    return RegistrationChange(registered, user, host or "", get("call-id") or "", subclass)
+    return RegistrationChange(registered, user, (host or "").lower(), get("call-id") or "", subclass)
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ def parse_registrations(text: str) -> list[Registration]:
             expires = int(float(row.get("expires") or 0))
         except (TypeError, ValueError):
             expires = 0
-        out.append(Registration(str(row["reg_user"]), str(row.get("realm") or ""), str(row.get("token") or ""),
+        out.append(Registration(str(row["reg_user"]), str(row.get("realm") or "").lower(), str(row.get("token") or ""),
                                 str(row.get("url") or ""), expires, str(row.get("network_ip") or "")))
     return out
 

@@ -47,6 +47,7 @@ def test_directory_follows_only_the_routers_tenant() -> None:
     directory = build_directory(settings, "default")
     assert directory.workers_of("1001", "anything.example") == ("a1",)
     assert directory.workers_of("1002", "cc.example") == ("a2",)
+    assert directory.workers_of("1002", "CC.Example") == ("a2",)  # domains are case-insensitive
     assert directory.workers_of("1002", "other.example") == ()
     assert directory.never_register == ("a3",)
     assert build_directory(settings, "acme").workers_of("1001", "x") == ("b1",)
