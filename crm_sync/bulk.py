@@ -11,6 +11,7 @@ round trip). Column and table names come from the peewee models, never from data
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 
 import peewee
 
@@ -44,7 +45,15 @@ def insert_rows(model: type[peewee.Model], rows: Sequence[dict], *, ignore_confl
     cols = ", ".join(_q(f.column_name) for f in fields)
     head = f"INSERT INTO {_q(model._meta.table_name)} ({cols}) VALUES "
     tail = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    params = [tuple(row.get(n, defaults[n]) for n in names) for row in rows]
+    params: list[tuple] | None = None
+    if len(names) > 1 and all(len(row) == len(names) for row in rows):  # every field given: one C call a row
+        get = itemgetter(*names)
+        try:
+            params = [get(row) for row in rows]
+        except KeyError:
+            params = None
+    if params is None:
+        params = [tuple(row.get(n, defaults[n]) for n in names) for row in rows]
     cursor = db.cursor()
     if _is_pg(db):
         from psycopg2.extras import execute_values

@@ -241,8 +241,11 @@ def open_database(url: str) -> peewee.Database:
             path = url.split("sqlite:///", 1)[-1]
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # cache_size: 64 MB of pages (default 2 MB): leg and contact keys are random UUIDs, so
+            # index inserts touch pages all over the file; with the default cache a large spool
+            # re-reads them from the OS and the cost per leg grows with the database
             db = connect(url, pragmas={"journal_mode": "wal", "synchronous": "normal", "foreign_keys": 1,
-                                       "busy_timeout": 30000})
+                                       "busy_timeout": 30000, "cache_size": -65536})
         else:
             db = connect(url)
         db.connect(reuse_if_open=True)

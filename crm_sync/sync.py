@@ -200,13 +200,14 @@ def _sync_batch(db: peewee.Database, batch: list[Path], options: SyncOptions, re
     report.files += len(parsed)
     contacts.difference_update(result.merged_away)
     contacts.update(result.contacts)
-    made: set[Path] = set()
+    folders: dict[int, str] = {}  # UTC day number -> archive/YYYY-MM-DD
     for path, record in parsed:
-        day = datetime.fromtimestamp((record.end_us or record.start_us) / 1e6, tz=timezone.utc).strftime("%Y-%m-%d")
-        folder = options.archive / day
-        if folder not in made:
-            folder.mkdir(parents=True, exist_ok=True)
-            made.add(folder)
+        day = (record.end_us or record.start_us) // 86_400_000_000
+        folder = folders.get(day)
+        if folder is None:
+            name = datetime.fromtimestamp(day * 86400, tz=timezone.utc).strftime("%Y-%m-%d")
+            folder = folders[day] = os.path.join(options.archive, name)
+            os.makedirs(folder, exist_ok=True)
         _move(path, folder)
 
 
@@ -242,14 +243,15 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _move(path: Path, folder: Path) -> Path:
+def _move(path: Path, folder: Path | str) -> str:
     """Rename into `folder`; a different file already there under the same name is kept too."""
-    target = folder / path.name
-    if os.path.exists(target) and target.read_bytes() != path.read_bytes():
+    name = os.path.basename(path)
+    target = os.path.join(folder, name)
+    if os.path.exists(target) and Path(target).read_bytes() != Path(path).read_bytes():
         n = 1
-        while (folder / f"{path.name}.{n}").exists():
+        while os.path.exists(os.path.join(folder, f"{name}.{n}")):
             n += 1
-        target = folder / f"{path.name}.{n}"
+        target = os.path.join(folder, f"{name}.{n}")
     os.replace(path, target)
     return target
 
