@@ -88,6 +88,10 @@ def test_unknown_ids_are_named_with_their_exit_codes(config, tmp_path) -> None:
     bad = fscc("queue", "-c", str(broken), "list")
     assert bad.exit_code == 2 and "broken.yaml" in bad.output and "acd.no_answer_limit" in bad.output
     assert fscc("agent", "-c", config, "break", "1001", "").exit_code == 2  # an empty reason code
+    no_redis = tmp_path / "no-redis.yaml"
+    no_redis.write_text("redis_url: redis://127.0.0.1:1/0\n", encoding="utf-8")
+    down = fscc("queue", "-c", str(no_redis), "list")
+    assert down.exit_code == 2 and "[backend-unavailable] redis at redis://127.0.0.1:1/0" in down.output
 
 
 def test_an_empty_routing_state_says_so(config) -> None:
