@@ -36,6 +36,7 @@ from fs_scripts.clock import Clock
 logger = logging.getLogger(__name__)
 
 REFUSALS = (ReservationState.REJECTED, ReservationState.BUSY, ReservationState.TIMEOUT)
+TICK_FIELDS = ("timeouts", "delays_ended", "escalations", "wrapups_ended", "nodes_recovered", "resumes_expired")
 
 
 @dataclass(frozen=True)
@@ -119,17 +120,25 @@ class Router:
         inherit_task: str = "",
     ) -> EnqueueResult:
         """Route a new task by `workflow` (its filters) or straight into `queue`."""
+        args = self._enqueue_args(task_id, attributes, channel, workflow, queue, resume_key, inherit_task)
+        reply = self.store.run("enqueue", self.clock.now(), *args)
+        state, enqueued_at, resumed, *reservations = reply
+        logger.info("enqueue %s (%s, priority %s)", task_id, _t(state), args[3])
+        return EnqueueResult(task_id, TaskState(_t(state)), float(enqueued_at), bool(int(resumed)), tuple(_t(r) for r in reservations))
+
+    def _enqueue_args(self, task_id: str, attributes: Mapping[str, Any], channel: str, workflow: str | None,
+                      queue: str | None, resume_key: str, inherit_task: str) -> tuple[Any, ...]:
+        """The pure half of enqueue: workflow filter, priority from the tier, the steps as JSON."""
         assert self.plan is not None
         steps: tuple[Step, ...] = self.plan.route(workflow, attributes) if workflow else self.plan.steps_for_queue(queue or "")
         priority = self.plan.priority(attributes)
         steps_json = json.dumps([[s.routing_queue, s.timeout_s, 1 if s.skip_if_no_workers else 0, s.priority] for s in steps])
-        reply = self.store.run(
-            "enqueue", self.clock.now(), task_id, channel, self.node_id, priority, steps_json,
-            json.dumps(dict(attributes), default=str), resume_key, inherit_task,
-        )
-        state, enqueued_at, resumed, *reservations = reply
-        logger.info("enqueue %s -> %s (%s, priority %s)", task_id, steps[0].routing_queue, _t(state), priority)
-        return EnqueueResult(task_id, TaskState(_t(state)), float(enqueued_at), bool(int(resumed)), tuple(_t(r) for r in reservations))
+        return (task_id, channel, self.node_id, priority, steps_json, json.dumps(dict(attributes), default=str),
+                resume_key, inherit_task)
+
+    def batch(self) -> RouterBatch:
+        """Queue several operations and send them in one round trip (each still one atomic script)."""
+        return RouterBatch(self)
 
     def cancel(self, task_id: str, reason: str, resume_key: str = "") -> tuple[str, ...]:
         reply = self.store.run("cancel", self.clock.now(), task_id, reason, resume_key, self.settings.resume_window_s)
@@ -154,13 +163,13 @@ class Router:
         """Reject, busy or timeout: the task goes back to the head of its place."""
         if outcome not in REFUSALS:
             raise ValueError(f"a refusal is one of {[r.value for r in REFUSALS]}, got {outcome}")
-        s = self.settings
-        reply = self.store.run(
-            "refuse", self.clock.now(), reservation_id, outcome.value,
-            s.reject_delay_s, s.busy_delay_s, s.no_answer_delay_s, s.no_answer_limit,
-        )
+        reply = self.store.run("refuse", self.clock.now(), *self._refuse_args(reservation_id, outcome))
         logger.info("%s %s: task %s back to waiting", outcome.value, reservation_id, _t(reply[0]))
         return _t(reply[0])
+
+    def _refuse_args(self, reservation_id: str, outcome: ReservationState) -> tuple[Any, ...]:
+        s = self.settings
+        return (reservation_id, outcome.value, s.reject_delay_s, s.busy_delay_s, s.no_answer_delay_s, s.no_answer_limit)
 
     def reject(self, reservation_id: str) -> str:
         return self.refuse(reservation_id, ReservationState.REJECTED)
@@ -210,11 +219,12 @@ class Router:
                         px=max(1, int(self.clock.wall_seconds(ttl) * 1000)))
 
     def tick(self, limit: int = 100) -> dict[str, int]:
+        reply = self.store.run("tick", self.clock.now(), *self._tick_args(limit))
+        return dict(zip(TICK_FIELDS, (int(x) for x in reply), strict=True))
+
+    def _tick_args(self, limit: int) -> tuple[Any, ...]:
         s = self.settings
-        reply = self.store.run("tick", self.clock.now(), limit, s.reject_delay_s, s.busy_delay_s,
-                               s.no_answer_delay_s, s.no_answer_limit, self.node_id)
-        names = ("timeouts", "delays_ended", "escalations", "wrapups_ended", "nodes_recovered", "resumes_expired")
-        return dict(zip(names, (int(x) for x in reply), strict=True))
+        return (limit, s.reject_delay_s, s.busy_delay_s, s.no_answer_delay_s, s.no_answer_limit, self.node_id)
 
     def inbox_key(self, node_id: str | None = None) -> str:
         return self.store.key("node", node_id or self.node_id, "inbox")
@@ -258,6 +268,58 @@ class Router:
 
     def worker_ids(self) -> list[str]:
         return self.store.members("workers")
+
+
+class RouterBatch:
+    """Router operations queued and sent in one pipeline (see `Router.batch`).
+
+    Why: a round trip costs more than a script on a loaded machine, and the engine's tick
+    loop, the bench and the concurrency test issue many independent operations at once.
+    Each operation is still its own atomic script; `execute()` returns, in order, each raw
+    script reply or the AcdError that script raised. The transition table is enforced by
+    the scripts (no Python pre-read here, so a batch never reads before it writes).
+    """
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.calls: list[tuple[str, float, tuple[Any, ...]]] = []
+
+    def _add(self, name: str, *args: Any) -> RouterBatch:
+        self.calls.append((name, self.router.clock.now(), args))
+        return self
+
+    def enqueue(self, task_id: str, attributes: Mapping[str, Any], *, channel: str = "voice", workflow: str | None = None,
+                queue: str | None = None, resume_key: str = "", inherit_task: str = "") -> RouterBatch:
+        return self._add("enqueue", *self.router._enqueue_args(task_id, attributes, channel, workflow, queue,
+                                                               resume_key, inherit_task))
+
+    def cancel(self, task_id: str, reason: str, resume_key: str = "") -> RouterBatch:
+        return self._add("cancel", task_id, reason, resume_key, self.router.settings.resume_window_s)
+
+    def complete(self, task_id: str, wrapup_s: float | None = None) -> RouterBatch:
+        return self._add("complete", task_id, -1.0 if wrapup_s is None else float(wrapup_s))
+
+    def accept(self, reservation_id: str) -> RouterBatch:
+        return self._add("accept", reservation_id)
+
+    def refuse(self, reservation_id: str, outcome: ReservationState) -> RouterBatch:
+        if outcome not in REFUSALS:
+            raise ValueError(f"a refusal is one of {[r.value for r in REFUSALS]}, got {outcome}")
+        return self._add("refuse", *self.router._refuse_args(reservation_id, outcome))
+
+    def set_activity(self, worker_id: str, activity: WorkerActivity | str, reason: str = "") -> RouterBatch:
+        return self._add("activity", worker_id, WorkerActivity(activity).value, reason)
+
+    def tick(self, limit: int = 100) -> RouterBatch:
+        return self._add("tick", *self.router._tick_args(limit))
+
+    def heartbeat(self, ttl_s: float | None = None) -> RouterBatch:
+        ttl = self.router.settings.node_ttl_s if ttl_s is None else ttl_s
+        return self._add("heartbeat", self.router.node_id, ttl)
+
+    def execute(self) -> list[Any]:
+        calls, self.calls = self.calls, []
+        return self.router.store.run_many(calls)
 
 
 def _t(value: Any) -> str:

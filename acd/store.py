@@ -100,13 +100,24 @@ class Store:
 
     def run(self, name: str, now: float, *args: Any) -> Any:
         """Run script `name` with ARGV = (now, *args); our errors come out as AcdError subclasses."""
-        argv = [repr(float(now))] + ["" if a is None else (str(a) if not isinstance(a, float) else repr(a)) for a in args]
         try:
-            return self._scripts[name](keys=[self.prefix], args=argv)
+            return self._scripts[name](keys=[self.prefix], args=_argv(now, args))
         except redis.ResponseError as exc:
             raise translate_error(exc) from exc
         except redis.RedisError as exc:
             raise StoreError(f"redis unavailable running {name}: {exc}") from exc
+
+    def run_many(self, calls: list[tuple[str, float, tuple[Any, ...]]]) -> list[Any]:
+        """Run several scripts in one pipeline (not a transaction: each script is atomic on its
+        own). Returns each reply, or the AcdError its script raised, in order."""
+        pipe = self.client.pipeline(transaction=False)
+        for name, now, args in calls:
+            self._scripts[name](keys=[self.prefix], args=_argv(now, args), client=pipe)
+        try:
+            replies = pipe.execute(raise_on_error=False)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis unavailable running a batch of {len(calls)}: {exc}") from exc
+        return [translate_error(r) if isinstance(r, redis.ResponseError) else r for r in replies]
 
     # ------------------------------------------------------------------ reads
     def hash(self, *parts: str) -> dict[str, str]:
@@ -124,6 +135,10 @@ class Store:
         if withscores:
             return [(_text(m), float(s)) for m, s in items]
         return [_text(m) for m in items]
+
+
+def _argv(now: float, args: tuple[Any, ...]) -> list[str]:
+    return [repr(float(now))] + ["" if a is None else (repr(a) if isinstance(a, float) else str(a)) for a in args]
 
 
 def _text(value: Any) -> str:

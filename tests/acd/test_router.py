@@ -518,3 +518,16 @@ def test_a_match_costs_the_same_with_ten_or_two_thousand_other_agents(make_route
         router.complete("t1", wrapup_s=0)
         costs.append(_calls(redis_client))
     assert costs[0] == costs[1]
+
+
+def test_ring_all_never_reserves_one_worker_twice_for_a_chat(make_router, clock) -> None:
+    """Regression (found by the concurrency test): a chat worker with room for three stays at the
+    head of the available set after its first ring-all reservation."""
+    router = make_router(AcdSettings(agents=_agents(a={}, b={}),
+                                     queues={"hunt": QueueSettings(strategy=Strategy.RING_ALL, ring_all_max=3)}))
+    _staff(router, clock, "a", "b")
+    res = router.enqueue("c1", {}, channel="chat", queue="hunt")
+    assert sorted(_res_worker(router, r) for r in res.reservations) == ["a", "b"]
+    assert router.worker("a").used["chat"] == 1
+    second = router.enqueue("c2", {}, channel="chat", queue="hunt")
+    assert sorted(_res_worker(router, r) for r in second.reservations) == ["a", "b"]
