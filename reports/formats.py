@@ -16,14 +16,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from reports.config import ReportSettings
-from reports.kpi import Kpis
+from reports.config import ReportSettings, ServiceLevelVariant
+from reports.kpi import ALL, Kpis
 
 #: (header, function of a row -> text) for the human table and the HTML report
 Column = tuple[str, Any]
 
 
-def _pct(value: float | None) -> str:
+def pct_text(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f}"
 
 
@@ -51,12 +51,12 @@ def columns(tz: ZoneInfo, rules: ReportSettings, tenants: bool = False) -> list[
         ("short ab.", lambda r: str(r.short_abandoned)),
         ("callback", lambda r: str(r.callbacks)),
         ("self-svc", lambda r: str(r.self_service)),
-        (f"SL% {rules.service_level_threshold_s}s", lambda r: _pct(r.service_level)),
+        (f"SL% {rules.service_level_threshold_s}s", lambda r: pct_text(r.service_level)),
         ("ASA s", lambda r: _secs(r.asa_s)),
         ("AHT s", lambda r: _secs(r.aht_s)),
         ("ACW s", lambda r: _secs(r.avg_acw_s)),
-        ("aband.%", lambda r: _pct(r.abandon_rate)),
-        ("occ.%", lambda r: _pct(r.occupancy)),
+        ("aband.%", lambda r: pct_text(r.abandon_rate)),
+        ("occ.%", lambda r: pct_text(r.occupancy)),
     ]
 
 
@@ -103,7 +103,22 @@ def as_table(rows: Sequence[Kpis], rules: ReportSettings, interval_s: int, tz: Z
         previous = group
         previous_size += 1
         out.append(line(values))
+    several = len({r.tenant for r in rows}) > 1
+    footer = [service_level_line(r, rules, several) for r in rows if r.dimension == ALL and r.interval_start is None]
+    if footer:
+        out.append("")
+        out.extend(footer)
     return "\n".join(out) + "\n"
+
+
+def service_level_line(row: Kpis, rules: ReportSettings, with_tenant: bool = False) -> str:
+    """The period's service level by each of the four definitions, the headline one marked."""
+    parts = []
+    for variant in ServiceLevelVariant:
+        mark = " (headline)" if variant is rules.service_level_variant else ""
+        parts.append(f"{variant.value} {pct_text(row.service_level_of(variant))}%{mark}")
+    who = f" of {row.tenant}" if with_tenant else ""
+    return f"service level{who} of the whole period by definition: " + ", ".join(parts)
 
 
 def _record(row: Kpis, tz: ZoneInfo) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from reports.config import ReportSettings
-from reports.formats import columns, definitions_line
-from reports.kpi import Kpis
+from reports.config import ReportSettings, ServiceLevelVariant
+from reports.formats import columns, definitions_line, interval_label, pct_text
+from reports.kpi import ALL, Kpis
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -49,6 +49,27 @@ def _table(rows: Sequence[Kpis], rules: ReportSettings, tz: ZoneInfo) -> str:
         css = ' class="total"' if row.interval_start is None else ""
         body.append(f"<tr{css}>{cells}</tr>")
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
+
+
+def _service_level_table(rows: Sequence[Kpis], rules: ReportSettings, tz: ZoneInfo) -> str:
+    """The whole center's service level by each of the four definitions, per interval and total."""
+    center = [r for r in rows if r.dimension == ALL]
+    if not center:
+        return ""
+    variants = list(ServiceLevelVariant)
+    head = "".join(f"<th>{escape(v.value)}{' (headline)' if v is rules.service_level_variant else ''}</th>" for v in variants)
+    body = []
+    for row in center:
+        cells = "".join(f"<td>{escape(pct_text(row.service_level_of(v)))}</td>" for v in variants)
+        css = ' class="total"' if row.interval_start is None else ""
+        tenant = f"{escape(row.tenant)} " if len({r.tenant for r in center}) > 1 else ""
+        body.append(f'<tr{css}><td class="text">{tenant}{escape(interval_label(row, tz))}</td>{cells}</tr>')
+    return (f"<h3>Service level within {rules.service_level_threshold_s} s by definition (%)</h3>\n"
+            f'<p class="definitions">answered: A_T / A; abandons-negative: A_T / (A + Ab); abandons-met: '
+            f"(A_T + Ab_T) / (A + Ab); abandons-ignored: A_T / (A + Ab - Ab_T); short abandons "
+            f"(under {rules.short_abandon_s} s) excluded from all four.</p>\n"
+            f"<table>\n<thead><tr><th>interval</th>{head}</tr></thead>\n<tbody>\n" + "\n".join(body)
+            + "\n</tbody>\n</table>")
 
 
 def write_html(
@@ -91,6 +112,7 @@ def write_html(
         parts.append(f"<h2>{escape(heading)}</h2>")
         parts.append(_table(rows, rules, tz))
         if number == 0:
+            parts.append(_service_level_table(rows, rules, tz))
             parts.extend(charts)
     if not kpi_tables:
         parts.extend(charts)

@@ -78,11 +78,17 @@ def test_write_report_writes_page_charts_and_data(crm_db, morning, tmp_path):
         data = png.read_bytes()
         assert png.parent == out and data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
     page = paths.html.read_text(encoding="utf-8")
+    rows = json.loads(paths.json.read_text(encoding="utf-8"))["rows"]
     assert "<title>fscc demo: 10086 hotline</title>" in page
     assert page.count("<img ") == 4
     order = [page.index(f"<h2>{h}</h2>") for h in ("Whole center", "Charts", "By queue", "By tier", "By agent")]
     assert order == sorted(order)  # headline table, charts, then the detail
-    rows = json.loads(paths.json.read_text(encoding="utf-8"))["rows"]
+    assert "<h3>Service level within 20 s by definition (%)</h3>" in page
+    assert "<th>abandons-ignored (headline)</th>" in page and "<th>abandons-met</th>" in page
+    total = next(r for r in rows if r["dimension"] == "all" and r["interval"] == "total")
+    cells = "".join(f"<td>{total[k] * 100:.1f}</td>" for k in ("sl_answered", "sl_abandons_negative", "sl_abandons_met",
+                                                               "sl_abandons_ignored"))
+    assert f'<tr class="total"><td class="text">total</td>{cells}</tr>' in page
     center = [r for r in rows if r["dimension"] == "all" and r["interval"] != "total"]
     assert [r["interval"][-5:] for r in center] == ["09:00", "09:30", "10:00", "10:30"]  # 30-minute intervals
     assert paths.csv.read_text(encoding="utf-8").splitlines()[0].startswith("interval,tenant,dimension,key")

@@ -82,6 +82,9 @@ def test_table_and_csv(store):
     assert total[3:6] == ["6", "4", "1"]  # offered, answered, abandoned
     assert "60.0" in total  # SL 3/5
     assert any(line.startswith("queue") and "sales<b>" in line for line in lines)
+    # the four definitions for the period, the headline marked: A=4 (3 within 20 s), Ab=1 (after T)
+    assert lines[-1] == ("service level of the whole period by definition: answered 75.0%, abandons-negative 60.0%, "
+                         "abandons-met 60.0%, abandons-ignored 60.0% (headline)")
     result = run_fscc("report", "--db", url, "--tz", "UTC", "--format", "csv", "--by", "queue")
     assert result.returncode == 0, result.stderr
     records = list(csv.DictReader(io.StringIO(result.stdout)))
