@@ -147,6 +147,9 @@ def wait_figure(contacts: Sequence[ContactFacts], rules: ReportSettings, period:
     threshold = rules.service_level_threshold_s
     bin_s = max(1.0, float(np.ceil(max(top, threshold * 2) / 40)))
     bins = np.arange(0.0, max(top, threshold * 2) + bin_s, bin_s)
+    # numpy bins are closed on the left; "within T" is wait <= T, so a wait of exactly T must
+    # land in the bin left of the threshold line: close the bins on the right instead
+    bins[1:] += 1e-9
     ax.hist([answered, abandoned, short], bins=bins, stacked=True, color=["#2ca02c", "#d62728", "#ff9896"],
             label=[f"answered ({len(answered)})", f"abandoned ({len(abandoned)})",
                    f"short abandon, under {rules.short_abandon_s} s ({len(short)})"])

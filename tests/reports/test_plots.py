@@ -86,6 +86,10 @@ def test_wait_distribution_counts_and_cumulative_share():
     assert ys[-1] == 100.0
     assert ys[np.searchsorted(xs, 20, side="right") - 1] == pytest.approx(5 / 6 * 100)  # SL(20) of answered
     assert _legend(ax)[-1] == "answered within x s (cumulative %, right axis)"
+    # the answer at exactly 20 s is drawn left of the threshold line (within T), like the KPI counts it
+    answered_bars = ax.containers[0].patches
+    left_of_line = sum(p.get_height() for p in answered_bars if p.get_x() + p.get_width() <= 20 + 1e-6)
+    assert left_of_line == 5
     assert "short abandon, under 5 s (1)" in _legend(ax)
 
 
