@@ -361,9 +361,25 @@ class BridgeRecorder:
             raise RecordingPathError(f"recording path {path} leaves {self.recordings_dir}")
         return path
 
+    def announcement(self, tenant: str, queue: str) -> str:
+        """The consent prompt to play to the caller before the agent is bridged ("" = none):
+        the queue's policy may record this call (for a sampled policy: it might)."""
+        policy = self.settings.policy(tenant, queue)
+        return "" if policy.mode is RecordingMode.NEVER else policy.consent_prompt
+
+    def _agent_of(self, caller_uuid: str, request: Any) -> str:
+        agent = str(getattr(request, "agent", "") or "")
+        if agent or "{agent}" not in self.settings.path_template:
+            return agent
+        try:  # the voice queue sets fscc_agent on the caller before it bridges
+            value = self.api("uuid_getvar", _check_uuid(caller_uuid), cdr_vars.AGENT).strip()
+        except CommandFailed:
+            return ""
+        return "" if value == UNDEFINED else value
+
     def __call__(self, caller_uuid: str, agent_uuid: str, request: Any) -> RecordingDecision:
         tenant, queue = getattr(request, "tenant", "default"), getattr(request, "queue", "")
-        agent = str(getattr(request, "agent", "") or "")
+        agent = self._agent_of(caller_uuid, request)
         decision = decide(self.settings.policy(tenant, queue), call_rng(self.seed, caller_uuid))
         logger.info("call %s (%s/%s): recording %s", caller_uuid, tenant, queue, decision.reason)
         if decision.record_at_bridge:

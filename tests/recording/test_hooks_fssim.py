@@ -201,3 +201,23 @@ def test_bridge_recorder_follows_the_policy(fssim) -> None:
     assert decision.reason == "never" and not fssim.find(caller).recordings
     assert recorder.start_on_demand(caller) is None
     conn.close()
+
+
+def test_bridge_recorder_names_the_agent_and_announces(fssim) -> None:
+    conn = _connect(fssim)
+    settings = RecordingSettings(
+        path_template="{tenant}/{agent}/{yyyy}{mm}{dd}/{uuid}.wav",
+        tenants={"acme": TenantRecording(
+            default=RecordingPolicy(RecordingMode.SAMPLED, 100.0, consent_prompt="ivr/recorded.wav"),
+            queues={"pay": RecordingPolicy(RecordingMode.NEVER, consent_prompt="ivr/recorded.wav")})})
+    recorder = recording.BridgeRecorder(settings, fssim.recordings_dir, conn.api, fssim.clock, seed="x")
+    assert recorder.announcement("acme", "billing") == "ivr/recorded.wav"
+    assert recorder.announcement("acme", "pay") == ""
+    caller, agent_uuid = bridged_call(fssim, conn)
+    conn.api("uuid_setvar", caller, cdr_vars.AGENT, "../1001 x")  # as the voice queue sets it; hostile here
+    decision = recorder(caller, agent_uuid, SimpleNamespace(tenant="acme", queue="billing"))
+    assert decision.record_at_bridge and decision.reason == "sampled-in" and decision.consent_prompt
+    started = list(fssim.find(caller).recordings)[0]
+    assert started.startswith(str(fssim.recordings_dir.resolve() / "acme" / "_1001_x")) and started.endswith(
+        f"/{caller}.wav")
+    conn.close()
