@@ -151,7 +151,7 @@ def queues_table(queues: Sequence[Any]) -> str:
 
 
 def queue_detail(q: Any, waiting: Sequence[Any], agents: Sequence[Any]) -> str:
-    lines = [f"queue        {q.queue} (tenant {q.tenant}), service level target: answered within {q.service_level_s:g}s"]
+    lines = [f"queue        {q.queue} (tenant {q.tenant}), service level: answered within {q.service_level_s:g}s"]
     lines.append(f"waiting      {q.waiting}, longest {duration(q.longest_wait_s)}")
     for w in (q.last_15, q.last_60):
         lines.append(
@@ -192,8 +192,14 @@ def to_json(value: Any) -> str:
 
 @dataclass
 class Options:
+    """--config / --tenant, given before the subcommand (`fscc agent -c F ready A`) or after it
+    (`fscc agent ready A -c F`); after wins."""
+
     config_path: str | None
     tenant: str | None
+
+    def merged(self, config_path: str | None, tenant: str | None) -> Options:
+        return Options(config_path or self.config_path, tenant or self.tenant)
 
 
 @dataclass
@@ -278,48 +284,53 @@ def agent(ctx: click.Context, config_path: str | None, tenant: str | None) -> No
 
 @agent.command("login")
 @click.argument("agent_id", metavar="AGENT")
+@_common_options
 @click.pass_obj
-def agent_login(options: Options, agent_id: str) -> None:
+def agent_login(options: Options, agent_id: str, config_path: str | None, tenant: str | None) -> None:
     """Log AGENT in (not ready yet: break with reason 'login')."""
-    _change(options, agent_id, lambda r, a: r.login(a), "login")
+    _change(options.merged(config_path, tenant), agent_id, lambda r, a: r.login(a), "login")
 
 
 @agent.command("ready")
 @click.argument("agent_id", metavar="AGENT")
 @click.option("--on-demand", is_flag=True, help="Take one contact, then go on break.")
+@_common_options
 @click.pass_obj
-def agent_ready(options: Options, agent_id: str, on_demand: bool) -> None:
+def agent_ready(options: Options, agent_id: str, on_demand: bool, config_path: str | None, tenant: str | None) -> None:
     """Make AGENT available for contacts."""
-    _change(options, agent_id, lambda r, a: r.ready(a, on_demand=on_demand), "ready")
+    _change(options.merged(config_path, tenant), agent_id, lambda r, a: r.ready(a, on_demand=on_demand), "ready")
 
 
 @agent.command("break")
 @click.argument("agent_id", metavar="AGENT")
 @click.argument("reason", required=False, default="break")
+@_common_options
 @click.pass_obj
-def agent_break(options: Options, agent_id: str, reason: str) -> None:
+def agent_break(options: Options, agent_id: str, reason: str, config_path: str | None, tenant: str | None) -> None:
     """Put AGENT on break with a REASON code (lunch, training, ...; default 'break')."""
     if not reason.strip() or any(c in reason for c in "\r\n"):
         raise click.BadParameter("a reason code is one line of text", param_hint="REASON")
-    _change(options, agent_id, lambda r, a: r.take_break(a, reason.strip()), "break")
+    _change(options.merged(config_path, tenant), agent_id, lambda r, a: r.take_break(a, reason.strip()), "break")
 
 
 @agent.command("logout")
 @click.argument("agent_id", metavar="AGENT")
+@_common_options
 @click.pass_obj
-def agent_logout(options: Options, agent_id: str) -> None:
+def agent_logout(options: Options, agent_id: str, config_path: str | None, tenant: str | None) -> None:
     """Log AGENT out (offline)."""
-    _change(options, agent_id, lambda r, a: r.logout(a), "logout")
+    _change(options.merged(config_path, tenant), agent_id, lambda r, a: r.logout(a), "logout")
 
 
 @agent.command("status")
 @click.argument("agent_id", metavar="AGENT")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_common_options
 @click.pass_obj
-def agent_status(options: Options, agent_id: str, as_json: bool) -> None:
+def agent_status(options: Options, agent_id: str, as_json: bool, config_path: str | None, tenant: str | None) -> None:
     """Live state of AGENT: activity, registration, load, recent answers."""
     with _errors():
-        session = _session(options, agent_id)
+        session = _session(options.merged(config_path, tenant), agent_id)
         try:
             figures = session.stats.agent_stats(agent_id)
         except UnknownEntity:
@@ -331,11 +342,12 @@ def agent_status(options: Options, agent_id: str, as_json: bool) -> None:
 
 @agent.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_common_options
 @click.pass_obj
-def agent_list(options: Options, as_json: bool) -> None:
+def agent_list(options: Options, as_json: bool, config_path: str | None, tenant: str | None) -> None:
     """Every agent of the tenant in the routing state."""
     with _errors():
-        session = _session(options)
+        session = _session(options.merged(config_path, tenant))
         agents = session.stats.all_agents()
         click.echo(to_json(agents) if as_json else agents_table(agents))
         if not agents and not as_json:
@@ -355,11 +367,12 @@ def queue(ctx: click.Context, config_path: str | None, tenant: str | None) -> No
 
 @queue.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_common_options
 @click.pass_obj
-def queue_list(options: Options, as_json: bool) -> None:
+def queue_list(options: Options, as_json: bool, config_path: str | None, tenant: str | None) -> None:
     """Every queue of the tenant."""
     with _errors():
-        session = _session(options)
+        session = _session(options.merged(config_path, tenant))
         queues = session.stats.all_queues()
         click.echo(to_json(queues) if as_json else queues_table(queues))
         if not queues and not as_json:
@@ -371,11 +384,13 @@ def queue_list(options: Options, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(0, 10_000),
               help="At most this many waiting contacts listed.")
+@_common_options
 @click.pass_obj
-def queue_show(options: Options, queue_name: str, as_json: bool, limit: int) -> None:
+def queue_show(options: Options, queue_name: str, as_json: bool, limit: int, config_path: str | None,
+               tenant: str | None) -> None:
     """QUEUE in full: figures, the contacts waiting, the agents who can answer."""
     with _errors():
-        session = _session(options)
+        session = _session(options.merged(config_path, tenant))
         known = session.stats.queue_names()
         if queue_name not in known:
             raise UnknownQueue(queue_name, session.tenant, known, queue_name in session.settings.acd.queues)

@@ -61,7 +61,8 @@ def test_agent_state_changes_go_through_the_router(config, redis_client) -> None
         "agent 1001: available -> break (lunch) [break]\n"
     assert fscc("agent", "-c", config, "ready", "1001", "--on-demand").output == \
         "agent 1001: break -> on-demand [ready]\n"
-    assert fscc("agent", "-c", config, "logout", "1001").output == "agent 1001: on-demand -> offline [logout]\n"
+    assert fscc("agent", "logout", "1001", "--config", config).output == \
+        "agent 1001: on-demand -> offline [logout]\n"  # options after the subcommand work too
     again = fscc("agent", "-c", config, "logout", "1001")
     assert again.exit_code == 1
     assert "[illegal-transition] worker 1001: cannot go from offline to offline" in again.output
