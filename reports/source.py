@@ -41,10 +41,34 @@ class ReportSourceError(FsccError):
     exit_code = 2
 
 
+def imprecise_time_columns(db: peewee.Database) -> list[str]:
+    """Contact time columns a PostgreSQL store keeps as `real` (float32).
+
+    peewee's FloatField is `real` on PostgreSQL: an epoch second such as 1763798460.5 comes
+    back as 1763798400.0 (float32 steps are 128 s at today's epoch), which moves contacts
+    across interval boundaries and breaks every duration computed from two time points.
+    SQLite's REAL is a double and has no such problem.
+    """
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        return []
+    cursor = db.execute_sql("SELECT column_name FROM information_schema.columns WHERE table_name = 'contact' "
+                            "AND data_type = 'real' AND column_name LIKE %s ORDER BY column_name", ("%\\_at",))
+    return [row[0] for row in cursor.fetchall()]
+
+
 def read_contacts(db: peewee.Database, start: float | None = None, end: float | None = None,
                   tenant: str | None = None) -> list[ContactFacts]:
-    """Contacts offered in [start, end) (None: unbounded), of one tenant or all, oldest first."""
+    """Contacts offered in [start, end) (None: unbounded), of one tenant or all, oldest first.
+
+    Logs a warning when the store keeps times at float32 precision (see imprecise_time_columns).
+    """
     from crm_sync.models import Contact
+
+    imprecise = imprecise_time_columns(db)
+    if imprecise:
+        logger.warning("the CRM store keeps %s as PostgreSQL real (float32): times read back up to 128 s off, "
+                       "so intervals and durations in this report are approximate; store them as double precision",
+                       ", ".join(imprecise))
 
     offered = peewee.fn.COALESCE(Contact.enqueued_at, Contact.started_at)
     with db.bind_ctx([Contact]):

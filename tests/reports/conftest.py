@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from crm_sync.models import Contact, open_database
+from reports.source import imprecise_time_columns
 
 _spec = importlib.util.spec_from_file_location("reports_traffic", Path(__file__).with_name("traffic.py"))
 traffic = importlib.util.module_from_spec(_spec)
@@ -89,12 +90,6 @@ def _fresh_pg_database(request, base_uri: str) -> str:
     return f"{prefix.rsplit('/', 1)[0]}/{name}?{query}"
 
 
-def _time_column_type(db) -> str:
-    row = db.execute_sql("SELECT data_type FROM information_schema.columns "
-                         "WHERE table_name = 'contact' AND column_name = 'started_at'").fetchone()
-    return row[0] if row else ""
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def crm_db_url(request, tmp_path: Path) -> str:
     """The URL of an empty, migrated CRM database of each backend."""
@@ -103,7 +98,7 @@ def crm_db_url(request, tmp_path: Path) -> str:
     url = _fresh_pg_database(request, request.getfixturevalue("pg_server").get_uri())
     db = open_database(url)
     try:
-        if _time_column_type(db) == "real" and request.node.get_closest_marker("pg_times"):
+        if imprecise_time_columns(db) and request.node.get_closest_marker("pg_times"):
             request.applymarker(pytest.mark.xfail(reason=PG_REAL_TIMES, strict=True))
     finally:
         db.close()

@@ -118,3 +118,24 @@ def test_acw_from_the_wrap_up_activity_when_the_cdr_has_none():
     assert [c.acw_s for c in got] == [45, 30, 12, 0]  # order kept; c2: 500-545, c1: 201-231
     assert got[0].handle_s == 150 + 20 + 45
     assert attribute_acw([c1], []) == [c1]
+
+
+def test_float32_time_columns_are_detected_and_warned_about(crm_db, crm_db_url, add, caplog):
+    from reports.source import imprecise_time_columns
+
+    add(key="k", started_at=T0, outcome="self-service")
+    if crm_db_url.startswith("sqlite"):
+        assert imprecise_time_columns(crm_db) == []  # SQLite REAL is a double
+        return
+    # set the schema both ways explicitly, whatever crm_sync's migrations chose
+    for column in ("started_at", "ended_at", "enqueued_at", "agent_answered_at", "abandoned_at", "answered_at",
+                   "wrapup_end_at"):
+        crm_db.execute_sql(f"ALTER TABLE contact ALTER COLUMN {column} TYPE double precision")
+    assert imprecise_time_columns(crm_db) == []
+    crm_db.execute_sql("ALTER TABLE contact ALTER COLUMN started_at TYPE real")
+    crm_db.execute_sql("ALTER TABLE contact ALTER COLUMN ended_at TYPE real")
+    crm_db.execute_sql("ALTER TABLE contact ALTER COLUMN wait_s TYPE real")  # a duration, not a time point
+    assert imprecise_time_columns(crm_db) == ["ended_at", "started_at"]
+    with caplog.at_level("WARNING", logger="reports.source"):
+        read_contacts(crm_db)
+    assert "keeps ended_at, started_at as PostgreSQL real (float32)" in caplog.text
