@@ -119,7 +119,7 @@ def test_recorded_calls_land_in_the_crm_with_their_recordings(fssim_factory, db_
         file1 = sim.recordings_dir.resolve() / "acme"
         assert rec1.contact_id == one.id and rec1.tenant == "acme" and rec1.path.startswith(str(file1))
         assert rec1.path == stops[0].path and rec1.sha256 == recording.file_sha256(rec1.path)
-        assert rec1.duration_ms == stops[0].duration_ms and 3500 <= rec1.duration_ms <= 6000
+        assert rec1.duration_ms == stops[0].duration_ms and rec1.duration_ms >= 3500
         assert rec1.size_bytes == stops[0].size_bytes and not rec1.legal_hold and rec1.deleted_at is None
 
         two = by_ani["13800138002"]

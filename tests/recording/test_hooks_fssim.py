@@ -71,7 +71,7 @@ def test_recording_stopped_during_the_call_lands_in_the_cdr(fssim, tmp_path: Pat
     assert stopped.sha256 == recording.file_sha256(path)
     with wave.open(str(path)) as wav:
         frames, rate = wav.getnframes(), wav.getframerate()
-    assert abs(stopped.duration_ms - frames * 1000 // rate) <= 1 and 3500 <= stopped.duration_ms <= 6000
+    assert abs(stopped.duration_ms - frames * 1000 // rate) <= 1 and stopped.duration_ms >= 3500
     conn.api("uuid_kill", agent_uuid)  # the agent hangs up: uuid_bridge'd partner goes too
     variables = _cdr(fssim, caller)
     assert variables[cdr_vars.RECORDING_PATH] == str(path)
@@ -149,17 +149,29 @@ def test_masked_span_is_silent_and_the_rest_is_not(fssim) -> None:
     conn = _connect(fssim)
     caller, _agent = bridged_call(fssim, conn)
     path = fssim.recordings_dir / "silence" / f"{caller}.wav"
+    now = fssim.clock.now
+    start_a = now()
     recording.start_recording(conn.api, caller, path)
-    fssim.clock.sleep(1.0)
+    start_b = now()
+    fssim.clock.sleep(1.5)
+    mask_a = now()
     assert recording.mask(conn.api, caller)  # a sensitive collect node starts: card digits
-    fssim.clock.sleep(2.0)
+    mask_b = now()
+    fssim.clock.sleep(3.0)
+    unmask_a = now()
     assert recording.unmask(conn.api, caller)
-    fssim.clock.sleep(1.0)
+    unmask_b = now()
+    fssim.clock.sleep(1.5)
+    stop_a = now()
     recording.stop_recording(conn.api, caller)
     fssim.wait_for(path.is_file, 5)
-    # fast clock: allow a quarter second of scheduling slack at each edge
-    assert not any(_frames(path, 1.4, 1.2)[1])
-    assert any(_frames(path, 0.0, 0.7)[1]) and any(_frames(path, 3.4, 0.4)[1])
+    # each command took effect somewhere between the clock readings around it (the fast clock
+    # runs on while a loaded machine schedules us): judge only the spans that are certain
+    silent_from, silent_to = mask_b - start_a, unmask_a - start_b
+    assert silent_to - silent_from > 0.5, "machine too slow for this test's clock"
+    assert not any(_frames(path, silent_from, silent_to - silent_from)[1])
+    assert any(_frames(path, 0.0, max(0.05, mask_a - start_b))[1])
+    assert any(_frames(path, unmask_b - start_a, max(0.05, stop_a - unmask_b - (start_b - start_a)))[1])
     conn.close()
 
 
