@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,11 +117,15 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: Mapping[s
         data, lines, problems = parse_yaml(text)
         if problems:
             raise SettingsError(problems, source)
-    env_problems = _apply_environment(data, environ)
+    env_paths: dict[tuple[str, ...], str] = {}
+    env_problems = _apply_environment(data, environ, env_paths)
+    for env_path in env_paths:  # the file's line no longer says where such a value came from
+        for key in [k for k in lines if k[: len(env_path)] == env_path]:
+            del lines[key]
     try:
         settings = build(Settings, data, lines)
     except ConfigProblems as exc:
-        raise SettingsError(env_problems + exc.problems, source) from None
+        raise SettingsError(env_problems + [_name_env(p, env_paths) for p in exc.problems], source) from None
     if env_problems:
         raise SettingsError(env_problems, source)
     return settings
@@ -162,7 +167,24 @@ def _map_lines(node: yaml.Node | None, path: tuple[str, ...], lines: LineMap, pr
             _map_lines(item, path + (str(i),), lines, problems)
 
 
-def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
+def _name_env(problem: str, env_paths: Mapping[tuple[str, ...], str]) -> str:
+    """`esl.port: expected ...` -> `environment FSCC_ESL__PORT: esl.port: expected ...` when the
+    value came from the environment, so the message points at what to fix."""
+    match = re.match(r"(?:line \d+: )?([^\s:]+): (.*)\Z", problem, re.S)
+    if match is None:
+        return problem
+    path = tuple(match.group(1).split("."))
+    for n in range(len(path), 0, -1):
+        name = env_paths.get(path[:n])
+        if name is not None:  # a file line here would only be the enclosing section's
+            return f"environment {name}: {match.group(1)}: {match.group(2)}"
+    return problem
+
+
+def _apply_environment(
+    data: dict[str, Any], environ: Mapping[str, str], env_paths: dict[tuple[str, ...], str] | None = None
+) -> list[str]:
+    """Overlay FSCC_* variables on the file's data; `env_paths` gets key path -> variable name."""
     problems: list[str] = []
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV or name.startswith(SECRET_ENV_PREFIX):
@@ -176,6 +198,8 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> list
                 problems.append(f"environment {name}: {'.'.join(keys[: i + 1])} is not a settings key")
                 break
             if i == len(keys) - 1:
+                if env_paths is not None:
+                    env_paths[tuple(keys)] = name
                 try:
                     target[key] = yaml.safe_load(environ[name]) if environ[name] != "" else ""
                 except yaml.YAMLError:

@@ -70,3 +70,10 @@ def test_unknown_environment_variable_is_an_error_but_secrets_are_not(tmp_path):
 def test_config_path_from_environment(tmp_path):
     path = write(tmp_path, "esl:\n  host: 10.0.0.1\n")
     assert load_settings(None, {"FSCC_CONFIG": str(path)}).esl.host == "10.0.0.1"
+
+
+def test_bad_environment_value_names_the_variable_key_path_and_expectation(tmp_path):
+    with pytest.raises(SettingsError) as caught:
+        load_settings(write(tmp_path, ""), {"FSCC_ESL__PORT": "eighty"})
+    (problem,) = caught.value.problems
+    assert "FSCC_ESL__PORT" in problem and "esl.port" in problem and "integer" in problem

@@ -496,6 +496,7 @@ class Event:
 
 
 _CL_LINE = b"\nContent-Length: "
+_VAR_KEYS: dict[str, tuple[bytes, bytes, str]] = {}  # variable name -> (start key, line key, header name)
 
 
 class PlainEvent(Event):
@@ -605,12 +606,25 @@ class PlainEvent(Event):
 
     @property
     def unique_id(self) -> str | None:
-        return self._value(b"Unique-ID: ", b"\nUnique-ID: ", "Unique-ID", None)
+        # _value() inlined: handlers read this on every event.
+        raw = self._raw
+        pos = raw.find(b"\nUnique-ID: ")
+        if pos < 0 or self._first == b"Unique-ID: " or pos >= (self._hend if self._hend >= 0 else self._block_end()):
+            return self._value(b"Unique-ID: ", b"\nUnique-ID: ", "Unique-ID", None)
+        end = raw.find(b"\n", pos + 12)
+        value = raw[pos + 12:end] if end >= 0 else raw[pos + 12:]
+        if b"%" in value:
+            return url_decode(value.decode("utf-8", "surrogateescape"))
+        return value.decode("utf-8", "surrogateescape")
 
     def variable(self, name: str, default: str | None = None) -> str | None:
-        full = "variable_" + name
-        keys = _KEY_CACHE.get(full) or _keys(full)
-        return self._value(keys[0], keys[1], full, default)
+        keys = _VAR_KEYS.get(name)
+        if keys is None:
+            full = "variable_" + name
+            keys = (*_keys(full), full)
+            if len(_VAR_KEYS) < 4096:
+                _VAR_KEYS[name] = keys
+        return self._value(keys[0], keys[1], keys[2], default)
 
     def headers(self) -> list[tuple[str, str]]:
         return [

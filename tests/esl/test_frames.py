@@ -251,3 +251,11 @@ def test_custom_event_name_and_header_block_of_the_connect_reply():
                             ("Content-Type", "command/reply"), ("Reply-Text", "+OK\n")], encode_values=True)
     data = event_from_headers(FrameReader().feed(reply)[0])
     assert (data.name, data.unique_id, data.get("Reply-Text")) == ("CHANNEL_DATA", "u1", "+OK\n")
+
+
+def test_first_of_duplicate_headers_wins_even_on_the_first_line():
+    wire = encode_event_plain([("Unique-ID", "first"), ("Event-Name", "X"), ("Unique-ID", "second"),
+                               ("variable_v", "1"), ("variable_v", "2")])
+    for event in (parse_event(FrameReader().feed(wire)[0]), FrameReader().feed_messages(wire)[0]):
+        assert event.unique_id == "first" and event.get("Unique-ID") == "first"
+        assert event.name == "X" and event.variable("v") == "1"
