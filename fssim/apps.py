@@ -220,6 +220,23 @@ def playback(ch: Channel, data: str) -> str:
     return "PLAYBACK ERROR" if result == "hangup" else "FILE PLAYED"
 
 
+@app("say")
+def say(ch: Channel, data: str) -> None:
+    """mod_dptools `say <module> <type> <method> [gender] <text>` (mod_say_en, mod_say_zh...):
+    the switch speaks from its sound files; here it takes about as long as speaking them
+    (0.4 s per digit or word), breakable like a playback."""
+    parts = data.split(None, 3)
+    if len(parts) < 4:
+        raise AppError(f"say: expected '<module> <type> <method> <text>', got {data!r}")
+    module, say_type, method, rest = parts
+    words = rest.split(None, 1)
+    if len(words) == 2 and words[0].upper() in ("FEMININE", "MASCULINE", "NEUTER"):
+        rest = words[1]
+    spoken = sum(1 for c in rest if c.isdigit()) if say_type.upper() in ("NUMBER", "DIGITS", "ITEMS") \
+        else len(rest.split())
+    ch.wait(max(0.4, 0.4 * spoken), breakable=True)
+
+
 @app("endless_playback")
 def endless_playback(ch: Channel, data: str) -> str:
     """mod_dptools: play again while the channel is up; a break (uuid_break) restarts it."""
@@ -351,6 +368,48 @@ def stop_record_session(ch: Channel, data: str) -> None:
             stop_recording(ch, p)
     else:
         stop_recording(ch, path)
+
+
+@app("record_session_mask")
+def record_session_mask(ch: Channel, data: str) -> None:
+    from fssim.recording import mask_recording
+
+    mask_recording(ch, data.strip(), True)
+
+
+@app("record_session_unmask")
+def record_session_unmask(ch: Channel, data: str) -> None:
+    from fssim.recording import mask_recording
+
+    mask_recording(ch, data.strip(), False)
+
+
+#: simulator-only channel variable: how long the simulated caller talks into a `record`
+#: before falling silent (default 0: a caller that says nothing, as SIPp sends no audio)
+CALLER_SPEAKS_VAR = "fssim_caller_speaks_s"
+
+
+@app("record")
+def record(ch: Channel, data: str) -> None:
+    """record <path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>] (switch_ivr_record_file).
+
+    Ends at the time limit, on hangup, uuid_break, a DTMF in `playback_terminators`, or when
+    the caller has been silent for <silence_hits> seconds with a threshold set (the simulated
+    caller talks for `fssim_caller_speaks_s` seconds, then is silent)."""
+    from fssim.recording import record_file
+
+    parts = data.split()
+    if not parts:
+        raise AppError("record: no path")
+    try:
+        limit_s = float(parts[1]) if len(parts) > 1 else 0.0
+        thresh = float(parts[2]) if len(parts) > 2 else 0.0
+        hits_s = float(parts[3]) if len(parts) > 3 else 3.0
+        speaks_s = float(ch.get_var(CALLER_SPEAKS_VAR) or 0)
+    except ValueError as exc:
+        raise AppError(f"record: bad numbers in {data!r}") from exc
+    record_file(ch, parts[0], limit_s=limit_s or None,
+                silence_after_s=(speaks_s + hits_s) if thresh > 0 and hits_s > 0 else None, speaks_s=speaks_s)
 
 
 # --------------------------------------------------------------------------- limit

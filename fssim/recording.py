@@ -99,3 +99,47 @@ def mask_recording(ch: Channel, path: str, masked: bool) -> bool:
         return False
     (rec.mask if masked else rec.unmask)(ch.core.clock.now())
     return True
+
+
+def _terminators(ch: Channel) -> str:
+    value = ch.get_var("playback_terminators") or ""
+    if value.lower() == "any":
+        return "1234567890*#"
+    return "" if value.lower() == "none" else value
+
+
+def record_file(ch: Channel, path: str, *, limit_s: float | None, silence_after_s: float | None,
+                speaks_s: float) -> str:
+    """The `record` application (switch_ivr_record_file): RECORD_START, record until the limit,
+    silence, a terminator, a break or hangup; the WAV (tone while the caller talks, then
+    silence); record_seconds / record_ms / record_samples; RECORD_STOP (no completion cause:
+    the switch's record_file sends none). Returns why it stopped."""
+    from fssim.apps import recordings_path
+
+    real_path = recordings_path(ch, path)
+    ch.fire("RECORD_START", suffix=[("Record-File-Path", path)])
+    started = ch.core.clock.now()
+    ends = [t for t in (limit_s, silence_after_s) if t]
+    terminators = _terminators(ch)
+    reason = ""
+    while ch.is_up:
+        remaining = (min(ends) - (ch.core.clock.now() - started)) if ends else None
+        reason = ch.wait(remaining, dtmf=bool(terminators), breakable=True)
+        if reason != "dtmf":
+            break
+        digit = ch.dtmf_buffer.popleft()
+        if digit in terminators:
+            ch.set_var("playback_terminator_used", digit)
+            reason = "terminator"
+            break
+    duration_s = max(0.0, ch.core.clock.now() - started)
+    try:
+        samples, _size = write_wav(real_path, duration_s, silent_spans=((speaks_s, duration_s),))
+    except OSError as exc:
+        logger.error("channel %s: cannot write recording %s: %s", ch.uuid, real_path, exc)
+        samples = 0
+    ch.set_var("record_seconds", str(samples // 8000))
+    ch.set_var("record_ms", str(samples // 8))
+    ch.set_var("record_samples", str(samples))
+    ch.fire("RECORD_STOP", suffix=[("Record-File-Path", path)])
+    return reason

@@ -91,6 +91,27 @@ DIALPLAN = r"""<include>
         <action application="hangup" data="${originate_disposition}"/>
       </condition>
     </extension>
+    <extension name="voicemail">
+      <condition field="destination_number" expression="^voicemail$">
+        <action application="answer"/>
+        <action application="set" data="playback_terminators=#"/>
+        <action application="record" data="${vm_path} ${vm_max_s} 200 ${vm_silence_s}"/>
+        <action application="say" data="en number pronounced 12345"/>
+        <action application="hangup"/>
+      </condition>
+    </extension>
+    <extension name="masked">
+      <condition field="destination_number" expression="^masked$">
+        <action application="answer"/>
+        <action application="record_session" data="${rec_path}"/>
+        <action application="sleep" data="500"/>
+        <action application="record_session_mask" data="${rec_path}"/>
+        <action application="sleep" data="1000"/>
+        <action application="record_session_unmask" data="${rec_path}"/>
+        <action application="sleep" data="500"/>
+        <action application="hangup"/>
+      </condition>
+    </extension>
   </context>
 </include>
 """
@@ -237,3 +258,36 @@ def test_failed_bridges_set_the_cause_and_continue_on_fail(sim) -> None:
     assert variables["originate_disposition"] == "SUBSCRIBER_ABSENT"  # 4242 does not exist
     assert variables["DIALSTATUS"] == "SUBSCRIBER_ABSENT"
     assert variables["hangup_cause"] == "SUBSCRIBER_ABSENT"
+
+
+@pytest.mark.parametrize(("variables", "dtmf", "expected_s", "terminator"), [
+    ({"vm_max_s": "3", "vm_silence_s": "0"}, None, 3.0, None),  # no silence detection: the time limit
+    ({"vm_max_s": "30", "vm_silence_s": "2", "fssim_caller_speaks_s": "1.5"}, None, 3.5, None),  # talk, then silence
+    ({"vm_max_s": "30", "vm_silence_s": "0"}, [(1.0, "#")], 1.0, "#"),  # the caller ends it with #
+])
+def test_record_app_ends_like_the_switchs(sim, tmp_path: Path, variables, dtmf, expected_s, terminator) -> None:
+    target = tmp_path / "vm.wav"
+    uuid = run_call(sim, "voicemail", variables={"vm_path": str(target), **variables}, dtmf=dtmf)
+    assert [e.name for e in events_of(sim, uuid, "RECORD_START", "RECORD_STOP")] == ["RECORD_START", "RECORD_STOP"]
+    stop = events_of(sim, uuid, "RECORD_STOP")[0]
+    assert header(stop, "Record-Completion-Cause") is None  # switch_ivr_record_file sends none
+    with wave.open(str(target)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    assert expected_s - 0.05 <= seconds <= expected_s + 2.0
+    recorded = cdr_vars(sim, uuid)
+    assert int(recorded["record_ms"]) == int(seconds * 1000)
+    assert recorded.get("playback_terminator_used") == terminator
+    say = [e for e in events_of(sim, uuid, "CHANNEL_EXECUTE_COMPLETE") if header(e, "Application") == "say"]
+    assert len(say) == 1  # say ran after the recording
+
+
+def test_record_session_mask_apps_write_silence(sim, tmp_path: Path) -> None:
+    target = tmp_path / "masked.wav"
+    run_call(sim, "masked", variables={"rec_path": str(target)})
+    with wave.open(str(target)) as wav:
+        rate = wav.getframerate()
+        wav.setpos(int(rate * 0.8))
+        masked = wav.readframes(int(rate * 0.4))
+        wav.setpos(int(rate * 0.1))
+        heard = wav.readframes(int(rate * 0.3))
+    assert masked == bytes(len(masked)) and heard != bytes(len(heard))
