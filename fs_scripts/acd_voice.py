@@ -225,7 +225,7 @@ class AcdQueueGateway:
             enqueued = self.router.enqueue(task_id, attributes, channel="voice", queue=request.queue,
                                            resume_key=f"{request.tenant}:{caller_number}" if caller_number else "")
             wait = _Wait(call, session, request, task_id, enqueued.enqueued_at, caller_number, caller_name, mailbox)
-            self._set_vars(task_id, {
+            self._set_vars(wait, {
                 cdr_vars.QUEUE: request.queue, cdr_vars.TASK_ID: task_id, cdr_vars.CHANNEL: "voice",
                 cdr_vars.ENQUEUED_AT: cdr_vars.format_time(enqueued.enqueued_at),
                 cdr_vars.TIER: str(int(request.tier)),
@@ -350,7 +350,7 @@ class AcdQueueGateway:
 
     def _stop_media(self, w: _Wait) -> None:
         try:
-            self.inbound.api("uuid_break", w.task_id, "all")
+            self._api(w, "uuid_break", w.task_id, "all")
         except (CommandFailed, EslError):
             pass  # nothing was playing, or the caller is gone
 
@@ -413,14 +413,14 @@ class AcdQueueGateway:
                                           "tier": int(w.request.tier), "callback_of": w.task_id},
                             channel="voice", queue=w.request.queue, inherit_task=w.task_id)
         self._cancel(w, "callback")
-        self._set_vars(w.task_id, {cdr_vars.CALLBACK_NUMBER: w.caller_number})
+        self._set_vars(w, {cdr_vars.CALLBACK_NUMBER: w.caller_number})
         return True
 
     # ------------------------------------------------------------------ the offer
     def _ring(self, w: _Wait, offers: list[Offer]) -> str | None:
         """Ring the reserved agents together; the first to answer is accepted and bridged, the
         others are released. Returns the agent id, or None to keep waiting."""
-        self._set_vars(w.task_id, {cdr_vars.OFFERED_AT: cdr_vars.format_time(self.clock.now())})
+        self._set_vars(w, {cdr_vars.OFFERED_AT: cdr_vars.format_time(self.clock.now())})
         legs = {offer.reservation_id: str(uuid_module.uuid4()) for offer in offers}
         jobs = {offer.reservation_id: gevent.spawn(self._originate, offer, legs[offer.reservation_id], "&park()",
                                                    self._agent_vars(w, offer))
@@ -443,7 +443,7 @@ class AcdQueueGateway:
                 if not reply.startswith("+OK"):
                     if winner is None:  # a leg we released after another answered is no refusal
                         self._refused(offer, reply)
-                        self._set_vars(w.task_id, {cdr_vars.RESERVATION_OUTCOME: refusal_for(reply)[0].value})
+                        self._set_vars(w, {cdr_vars.RESERVATION_OUTCOME: refusal_for(reply)[0].value})
                 elif winner is None and not w.session.hung_up and self._accept(offer, legs[offer.reservation_id]):
                     winner = offer  # accepting rescinds the other reservations in Redis first,
                     for rid in pending:  # so hanging up their legs cannot count against those agents
@@ -503,7 +503,7 @@ class AcdQueueGateway:
         w.answered_at = self.clock.now()
         self._stop_media(w)
         wait_s = w.answered_at - w.enqueued_at
-        self._set_vars(w.task_id, {
+        self._set_vars(w, {
             cdr_vars.ANSWERED_AT: cdr_vars.format_time(w.answered_at), cdr_vars.AGENT: offer.worker_id,
             cdr_vars.RESERVATION_OUTCOME: "accepted", cdr_vars.WAIT_S: f"{wait_s:.3f}",
             # the flow learns the outcome only when the talk is over, usually after the caller
@@ -538,7 +538,7 @@ class AcdQueueGateway:
     def _abandoned(self, w: _Wait) -> None:
         now = self.clock.now()
         self._cancel(w, "caller-hangup")
-        self._set_vars(w.task_id, {cdr_vars.ABANDONED_AT: cdr_vars.format_time(now)})
+        self._set_vars(w, {cdr_vars.ABANDONED_AT: cdr_vars.format_time(now)})
         if self.stats is not None:
             _quietly(self.stats.record_abandoned, w.request.queue, now - w.enqueued_at)
 
@@ -551,7 +551,7 @@ class AcdQueueGateway:
 
     def _cancel(self, w: _Wait, reason: str) -> None:
         _quietly(self.router.cancel, w.task_id, reason, w.resume_key if reason == "caller-hangup" else "")
-        self._set_vars(w.task_id, {cdr_vars.CANCEL_REASON: reason})
+        self._set_vars(w, {cdr_vars.CANCEL_REASON: reason})
 
     def _kill(self, uuid: str, cause: str) -> None:
         try:
@@ -559,14 +559,34 @@ class AcdQueueGateway:
         except (CommandFailed, EslError):
             pass  # already gone
 
-    def _set_vars(self, uuid: str, values: dict[str, str]) -> None:
-        """Written with uuid_setvar over the inbound connection: an API call never queues behind
-        the hold music, and it still works while a hung-up caller's channel is being torn down."""
-        for name, value in values.items():
+    def _set_vars(self, w: _Wait, values: dict[str, str]) -> None:
+        """Written with one `uuid_setvar_multi` API call: an API call never queues behind the
+        hold music the way the `set` application would."""
+        values = {k: v for k, v in values.items() if v is not None}
+        if not values:
+            return
+        if all(";" not in v and "=" not in v for v in values.values()):
+            batches = [("uuid_setvar_multi", w.task_id, ";".join(f"{k}={v}" for k, v in values.items()))]
+        else:  # uuid_setvar_multi has no escape for ';': such values go one by one
+            batches = [("uuid_setvar", w.task_id, k, v) for k, v in values.items()]
+        for command, *args in batches:
             try:
-                self.inbound.api("uuid_setvar", uuid, name, value)
+                self._api(w, command, *args)
             except (CommandFailed, EslError):
-                logger.debug("call %s: could not set %s", uuid, name)
+                logger.debug("call %s: could not set %s", w.task_id, ", ".join(values))
+
+    def _api(self, w: _Wait, command: str, *args: str) -> str:
+        """A per-call API command goes over the call's own outbound socket, so thousands of
+        waiting callers do not queue behind one another on the shared inbound connection;
+        once that socket is gone (the caller hung up and the linger ended), over the inbound one."""
+        if not w.session.closed:
+            try:
+                return w.session.api(command, *args)
+            except CommandFailed:
+                raise
+            except EslError:  # CallerHangup, connection lost: the call's socket is gone
+                pass
+        return self.inbound.api(command, *args)
 
 
 class _CallerGone(Exception):

@@ -30,7 +30,9 @@ from typing import Any
 import click
 import yaml
 
+from acd.tiers import Tier
 from fs_scripts.demo_traffic import (
+    TIER_MIX,
     DemoAgent,
     Intent,
     PlannedCall,
@@ -75,6 +77,11 @@ class DemoOptions:
     no_answer_share: float = 0.05  # agents who now and then let the phone ring out
     breaks: bool = True
     intents: tuple[Intent, ...] = INTENTS
+    talk_distribution: str = "lognormal"
+    tier_mix: tuple[tuple[Tier, float], ...] = tuple(TIER_MIX.items())
+    answer_after_s: float | None = None  # every agent answers after this long; None: 1-4 s each
+    drain_s: float = 3600.0  # after the last arrival, how long calls may still run
+    reservation_timeout_s: float = 20.0  # ring-no-answer; raise it with --scale (a wall 0.1 s is 20 s at x200)
 
 
 @dataclass
@@ -90,6 +97,7 @@ class DemoResult:
     settings_path: Path | None = None
     db_url: str = ""
     calls: list[PlannedCall] = field(default_factory=list)
+    begin: float = 0.0  # simulated time the traffic started
 
 
 def simulated_start(start: str, today: dt.date | None = None) -> float:
@@ -124,7 +132,7 @@ def demo_config(options: DemoOptions, queues: list[str], staff: list[DemoAgent],
                                     "password_env": f"FSCC_SECRET_AGENT_{a.extension}", "skills": a.skills,
                                     "languages": list(a.languages)} for a in staff},
             "queues": {q: {"target": f"skills.{q} >= 1", "wrapup_s": options.wrapup_s,
-                           "reservation_timeout_s": 20, "service_level_s": 20} for q in queues},
+                           "reservation_timeout_s": options.reservation_timeout_s, "service_level_s": 20} for q in queues},
         },
         "ivr": {"default_flow": FLOW, "calendars": {TENANT: {"timezone": TIMEZONE}},
                 "extension_context": "fscc_agents", "outbound_context": "fscc_outbound"},
@@ -134,10 +142,10 @@ def demo_config(options: DemoOptions, queues: list[str], staff: list[DemoAgent],
 def flow_queues(settings: Any) -> list[str]:
     """The queues the example flow hands calls to: the demo staffs exactly those."""
     from ivr_flows.loader import flows_dir, load_flow
-    from ivr_flows.schema import QueueNode
 
     flow = load_flow(Path(flows_dir(settings)) / FLOW, settings, TENANT)
-    names = sorted({n.queue for n in flow.nodes.values() if isinstance(n, QueueNode)})
+    # queue nodes, and the voicemail / callback nodes whose tasks agents handle later
+    names = sorted({q for n in flow.nodes.values() if isinstance(q := getattr(n, "queue", None), str) and q})
     return names or ["general"]
 
 
@@ -207,6 +215,8 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = click.echo) -> 
     probe = load_settings(None, environ={})
     queues = flow_queues(dataclasses.replace(probe, tenants={TENANT: probe.tenants.get("default")}))
     staff = agents(options.agents, queues, staff_seed)
+    if options.answer_after_s is not None:
+        staff = [dataclasses.replace(a, answer_after_s=options.answer_after_s) for a in staff]
     environ |= {f"FSCC_SECRET_AGENT_{a.extension}": secrets.token_hex(8) for a in staff}
     config_path = out / "fscc.demo.yaml"
     config_path.write_text("# written by fscc demo\n" + yaml.safe_dump(demo_config(options, queues, staff, data_dir),
@@ -249,17 +259,19 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = click.echo) -> 
     board = Switchboard(world)
     profile = TrafficProfile(hours=options.hours, calls_per_hour=options.calls_per_hour,
                              talk_median_s=options.talk_median_s, talk_sigma=options.talk_sigma,
-                             intents=options.intents)
+                             intents=options.intents, talk_distribution=options.talk_distribution,
+                             tier_mix=options.tier_mix)
     calls = plan_calls(profile, known, options.seed)
     result.calls = calls
     echo(f"fscc demo: {len(calls)} calls over {options.hours:g} simulated hour(s), {len(staff)} agents in queues "
          f"{', '.join(queues)}; clock x{options.scale:g}; output in {out}")
     rng = random.Random(options.seed * 31)
-    greenlets = [gevent.spawn(_caller, sim, board, clock, call, epoch, options, result) for call in calls]
+    begin = clock.now()  # the traffic's time zero: setting up took a simulated minute or so
+    greenlets = [gevent.spawn(_caller, sim, board, clock, call, begin, options, result) for call in calls]
     helpers = [gevent.spawn(_supervisor, sim, router, staff, clock, rng, options)] if options.breaks else []
-    helpers.append(gevent.spawn(_progress, clock, epoch, result, service, board, echo, options))
+    helpers.append(gevent.spawn(_progress, clock, begin, result, service, board, echo, options))
     try:
-        gevent.joinall(greenlets, timeout=clock.wall_seconds(options.hours * 3600 + 3600))
+        gevent.joinall(greenlets, timeout=clock.wall_seconds(options.hours * 3600 + options.drain_s))
         for uuid in list(board.live):
             board.hang_up(uuid)
         gevent.sleep(clock.wall_seconds(30))
@@ -269,7 +281,8 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None] = click.echo) -> 
         service.stop()
         sim.stop()
     result.outcomes = dict(service.stats.outcomes)
-    _finish(settings, result, out, epoch, options, echo)
+    result.begin = begin
+    _finish(settings, result, out, epoch, begin, options, echo, service.activity_log_path)
     result.wall_s = time.monotonic() - wall_start
     echo(f"done in {result.wall_s:.0f} s wall time; report: {result.report_html}")
     return result
@@ -351,22 +364,23 @@ def _progress(clock: Any, epoch: float, result: DemoResult, service: Any, board:
              f"gave up {result.abandoned_by_patience}, flows ended {service.stats.calls_finished}")
 
 
-def _finish(settings: Any, result: DemoResult, out: Path, epoch: float, options: DemoOptions,
-            echo: Callable[[str], None]) -> None:
+def _finish(settings: Any, result: DemoResult, out: Path, epoch: float, begin: float, options: DemoOptions,
+            echo: Callable[[str], None], agent_log: Path) -> None:
     from crm_sync.sync import SyncOptions, run_sync
     from reports.render import kpi_table, write_report
 
     report = run_sync(SyncOptions(spool_dir=Path(settings.spool_dir), db_url=result.db_url))
     result.sync_line = report.line()
     echo(f"crm-sync: {result.sync_line}")
-    end = epoch + options.hours * 3600 + 3600
+    end = begin + options.hours * 3600 + 900  # the last callers' talk and wrap-up
     from crm_sync.models import open_database
 
     database = open_database(result.db_url)
-    result.kpi_table = kpi_table(database, start=epoch, end=end, interval_s=900, tz=TIMEZONE, tenant=TENANT)
+    result.kpi_table = kpi_table(database, start=epoch, end=end, interval_s=900, tz=TIMEZONE, tenant=TENANT,
+                                 agent_log=agent_log)
     echo(result.kpi_table)
     paths = write_report(database, out, start=epoch, end=end, interval_s=900, tz=TIMEZONE,
-                         title="fscc demo: 10086 hotline", tenant=TENANT)
+                         title="fscc demo: 10086 hotline", tenant=TENANT, agent_log=agent_log)
     result.report_html = Path(getattr(paths, "html", out / "report.html"))
 
 

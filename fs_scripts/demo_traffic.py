@@ -40,6 +40,8 @@ class TrafficProfile:
     talk_sigma: float = 0.6  # of the lognormal's underlying normal
     repeat_caller_share: float = 0.15  # callers who are not in the CRM yet come from other networks
     intents: tuple[Intent, ...] = ()
+    talk_distribution: str = "lognormal"  # or "exponential" (mean talk_median_s): Erlang C's premise
+    tier_mix: tuple[tuple[Tier, float], ...] = tuple(TIER_MIX.items())
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,9 @@ def plan_calls(profile: TrafficProfile, known: list[DemoCustomer], seed: int) ->
     by_tier: dict[Tier, list[DemoCustomer]] = {}
     for c in known:
         by_tier.setdefault(c.tier, []).append(c)
-    tiers, weights = zip(*TIER_MIX.items(), strict=True)
+    if profile.talk_distribution not in ("lognormal", "exponential"):
+        raise ValueError(f"talk_distribution must be lognormal or exponential, got {profile.talk_distribution!r}")
+    tiers, weights = zip(*profile.tier_mix, strict=True)
     intents = profile.intents or (Intent("agent", "1,0", 1.0),)
     calls: list[PlannedCall] = []
     t = rng.expovariate(rate_per_s) if rate_per_s > 0 else horizon
@@ -120,7 +124,10 @@ def plan_calls(profile: TrafficProfile, known: list[DemoCustomer], seed: int) ->
         else:
             number = rng.choice(by_tier[tier]).number
         intent = rng.choices(intents, [i.weight for i in intents])[0]
-        talk = math.exp(math.log(profile.talk_median_s) + profile.talk_sigma * rng.gauss(0, 1))
+        if profile.talk_distribution == "exponential":
+            talk = rng.expovariate(1 / profile.talk_median_s)
+        else:
+            talk = math.exp(math.log(profile.talk_median_s) + profile.talk_sigma * rng.gauss(0, 1))
         calls.append(PlannedCall(round(t, 3), number, tier, intent.name, intent.dtmf,
                                  round(rng.expovariate(1 / profile.mean_patience_s), 1), round(talk, 1)))
         t += rng.expovariate(rate_per_s)

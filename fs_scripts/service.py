@@ -80,6 +80,7 @@ class Service:
         self._flows: dict[tuple[str, str], Any] = {}
         self._greenlets: list[Any] = []
         self._extras: list[Any] = []
+        self._activity: list[Any] = []
         from ivr_flows.runner import prompt_resolver
 
         self.resolve_prompt = prompt_resolver(settings)
@@ -137,7 +138,9 @@ class Service:
             inbox.unclaimed_handler = gateway.handle_unclaimed
             inbox.start()
             self.routers[tenant], self.inboxes[tenant], self.gateways[tenant] = router, inbox, gateway
+        self._preload_flows()
         self._follow_registrations()
+        self._follow_activity()
         self._greenlets.append(gevent.spawn(self._housekeeping))
         logger.info("fscc serve node %s: outbound socket on %s:%d, switch at %s:%d, tenants %s",
                     self.node_id, *self.outbound.address, esl.host, esl.port, ", ".join(self.routers))
@@ -152,7 +155,7 @@ class Service:
             inbox.stop()
         gevent.killall(self._greenlets, block=False)
         for extra in self._extras:
-            stop = getattr(extra, "stop", None)
+            stop = getattr(extra, "stop", None) or getattr(extra, "close", None)
             if stop:
                 stop()
         if self.inbound is not None:
@@ -197,6 +200,17 @@ class Service:
             if self.on_call_done is not None:
                 self.on_call_done(record)
 
+    def _preload_flows(self) -> None:
+        """Render every configured flow for every tenant now: a template error shows at start-up,
+        and the first callers do not wait for a render."""
+        names = {self.settings.ivr.default_flow, *self.settings.ivr.flows_by_destination.values()}
+        for tenant in self.routers:
+            for name in sorted(n for n in names if n):
+                try:
+                    self._flow(name, tenant)
+                except Exception:
+                    logger.exception("flow %s for tenant %s does not load", name, tenant)
+
     def _flow_for(self, destination: str) -> str:
         return self.settings.ivr.flows_by_destination.get(destination, self.settings.ivr.default_flow)
 
@@ -237,6 +251,19 @@ class Service:
             follower.start()
             self._extras.append(follower)
 
+    @property
+    def activity_log_path(self) -> Path:
+        return Path(self.settings.data_dir) / "agent-activity.jsonl"
+
+    def _follow_activity(self) -> None:
+        """Agent state history for occupancy and the agents-by-state chart (fs_scripts/activity_log.py)."""
+        from fs_scripts.activity_log import ActivityFollower
+        from reports.source import ActivityLogWriter
+
+        self._activity_writer = ActivityLogWriter(self.activity_log_path)
+        self._activity = [ActivityFollower(router, self._activity_writer) for router in self.routers.values()]
+        self._extras.append(self._activity_writer)
+
     def _housekeeping(self) -> None:
         """Heartbeat and tick every `serve.heartbeat_s` simulated seconds, for every tenant."""
         import gevent
@@ -248,6 +275,11 @@ class Service:
                     router.tick()
                 except Exception:  # Redis away for a moment: keep beating, log it
                     logger.exception("housekeeping for tenant %s", tenant)
+            for follower in self._activity:
+                try:
+                    follower.poll()
+                except Exception:
+                    logger.exception("agent activity log")
             gevent.sleep(max(0.05, self.clock.wall_seconds(self.settings.serve.heartbeat_s)))
 
 
