@@ -278,12 +278,9 @@ def uuid_hold(sim: Simulator, arg: str, session: Any) -> str:
     held = ch.callstate == CallState.HELD
     hold = (mode == "on") or (mode == "toggle" and not held)
     if hold and not held:
-        ch.profile.times.last_hold = ch.now_us()
-        ch.fire("CHANNEL_HOLD")
-        ch.set_callstate(CallState.HELD)
+        ch.start_hold()
     elif not hold and held:
-        ch.fire("CHANNEL_UNHOLD")
-        ch.set_callstate(CallState.ACTIVE)
+        ch.end_hold(fire=True)
     return "+OK Success\n"
 
 

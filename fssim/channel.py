@@ -186,6 +186,7 @@ class Channel:
         self.call_stats: dict[str, Any] = {}  # the CDR's callStats (RTP figures of a sofia leg)
         #: variables set after CHANNEL_HANGUP_COMPLETE (the CDR is already written by then)
         self.after_reporting_vars: list[tuple[str, str]] = []
+        self._hold_started_us: int | None = None
 
     # ---------------------------------------------------------------- identity and vars
     def __repr__(self) -> str:
@@ -549,13 +550,18 @@ class Channel:
         if progress:
             self.set_var("progress_media_stamp", stamp(progress))
         self.set_var("end_stamp", stamp(end))
+        self.end_hold()  # still on hold at hangup: the hold lasted until then
+        last_hold_us = self.profile.times.last_hold
+        hold_us = self.profile.times.hold_accum
         for name, t in (("start", created), ("profile_start", created), ("answer", answered),
-                        ("bridge", bridged), ("last_hold", None), ):
+                        ("bridge", bridged)):
             self.set_var(f"{name}_epoch", str(int(t)) if t else "0")
             self.set_var(f"{name}_uepoch", str(us(t)))
-        self.set_var("hold_accum_seconds", "0")
-        self.set_var("hold_accum_usec", "0")
-        self.set_var("hold_accum_ms", "0")
+        self.set_var("last_hold_epoch", str(last_hold_us // 1_000_000))
+        self.set_var("last_hold_uepoch", str(last_hold_us))
+        self.set_var("hold_accum_seconds", str(hold_us // 1_000_000))
+        self.set_var("hold_accum_usec", str(hold_us))
+        self.set_var("hold_accum_ms", str(hold_us // 1000))
         for name, t in (("resurrect", None), ("progress", None), ("progress_media", progress),
                         ("end", end)):
             self.set_var(f"{name}_epoch", str(int(t)) if t else "0")
@@ -593,6 +599,29 @@ class Channel:
             self.call_stats = {"audio": stats}
             for name, value in media_stat_variables(stats):
                 self.set_var(name, value)
+
+    # ---------------------------------------------------------------- hold
+    def start_hold(self) -> bool:
+        """uuid_hold: CHANNEL_HOLD, call state HELD; the hold time starts (last_hold)."""
+        if self.callstate == CallState.HELD or not self.is_up:
+            return False
+        self.profile.times.last_hold = self.now_us()
+        self._hold_started_us = self.profile.times.last_hold
+        self.fire("CHANNEL_HOLD")
+        self.set_callstate(CallState.HELD)
+        return True
+
+    def end_hold(self, fire: bool = False) -> bool:
+        """uuid_hold off: the time on hold is added to hold_accum (the CDR's hold_accum_*)."""
+        started = self._hold_started_us
+        if started is None:
+            return False
+        self._hold_started_us = None
+        self.profile.times.hold_accum += max(0, self.now_us() - started)
+        if fire and self.is_up:
+            self.fire("CHANNEL_UNHOLD")
+            self.set_callstate(CallState.ACTIVE)
+        return True
 
     def transfer(self, destination: str, dialplan: str = "XML", context: str | None = None) -> None:
         """uuid_transfer / transfer app: a new caller profile; the running application stops

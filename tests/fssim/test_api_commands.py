@@ -103,15 +103,24 @@ def test_dtmf_received_and_sent(client) -> None:
     assert client.wait_event("DTMF", b).get("DTMF-Digit") == "9"  # heard by the far end
 
 
-def test_hold_and_unhold(client) -> None:
+def test_hold_and_unhold_accumulate_hold_time(fssim, client) -> None:
     assert client.command("event plain CHANNEL_HOLD CHANNEL_UNHOLD CHANNEL_CALLSTATE").reply_text.startswith("+OK")
     _a, b = _parked(client)
     assert client.command(f"api uuid_hold {b}").body_text == "+OK Success\n"
     client.wait_event("CHANNEL_HOLD", b)
     assert client.wait_event("CHANNEL_CALLSTATE", b).get("Channel-Call-State") == "HELD"
+    fssim.clock.sleep(1.5)
     assert client.command(f"api uuid_hold toggle {b}").body_text == "+OK Success\n"
     client.wait_event("CHANNEL_UNHOLD", b)
     assert client.wait_event("CHANNEL_CALLSTATE", b).get("Channel-Call-State") == "ACTIVE"
+    assert client.command(f"api uuid_hold {b}").body_text == "+OK Success\n"  # held again until hangup
+    fssim.clock.sleep(1.0)
+    client.command(f"api uuid_kill {b}")
+    fssim.wait_for(lambda: (fssim.spool_dir / f"{b}.cdr.json").is_file(), 5)
+    variables = json.loads((fssim.spool_dir / f"{b}.cdr.json").read_text())["variables"]
+    assert 2500 <= int(variables["hold_accum_ms"]) <= 6000  # both holds, the second up to the hangup
+    assert int(variables["hold_accum_usec"]) // 1000 == int(variables["hold_accum_ms"])
+    assert int(variables["last_hold_epoch"]) > 0
 
 
 def test_uuid_record_start_mask_stop(fssim, client, tmp_path) -> None:
