@@ -51,6 +51,7 @@ def columns(tz: ZoneInfo, rules: ReportSettings, tenants: bool = False) -> list[
         ("short ab.", lambda r: str(r.short_abandoned)),
         ("callback", lambda r: str(r.callbacks)),
         ("self-svc", lambda r: str(r.self_service)),
+        ("other", lambda r: str(r.voicemail + r.transferred + r.failed)),  # so the counts add up to offered
         (f"SL% {rules.service_level_threshold_s}s", lambda r: pct_text(r.service_level)),
         ("ASA s", lambda r: _secs(r.asa_s)),
         ("AHT s", lambda r: _secs(r.aht_s)),
@@ -75,7 +76,8 @@ def definitions(rules: ReportSettings, interval_s: int, tz: ZoneInfo) -> dict[st
 def definitions_line(rules: ReportSettings, interval_s: int, tz: ZoneInfo) -> str:
     return (f"service level: {rules.service_level_variant.value}, target {rules.service_level_target_pct:g}% "
             f"within {rules.service_level_threshold_s} s; abandons under {rules.short_abandon_s} s are short "
-            f"(reported apart); {interval_s // 60}-minute intervals in {tz}, by time offered")
+            f"(reported apart); other = voicemail + transferred + failed; {interval_s // 60}-minute intervals in {tz}, "
+            f"by time offered")
 
 
 def as_table(rows: Sequence[Kpis], rules: ReportSettings, interval_s: int, tz: ZoneInfo) -> str:

@@ -56,6 +56,9 @@ def test_kpi_table_has_intervals_for_the_center_and_totals_for_the_cuts(crm_db, 
     center = [line for line in lines if line.startswith("all ")]
     assert len(center) == 8 + 1  # eight 15-minute intervals 09:00-11:00 local, and the total
     assert "09:00" in center[0] and "10:45" in center[7] and "total" in center[8]
+    for line in center:  # offered = answered + abandoned + short + callback + self-service + other
+        cells = line.split()
+        assert int(cells[-13]) == sum(int(v) for v in cells[-12:-6]), line
     for cut in ("queue", "tier", "agent"):
         rows = [line for line in lines if line.startswith(cut + " ")]
         assert rows and all("total" in line for line in rows), cut
