@@ -183,12 +183,17 @@ class Replay:
         self.pairs: list[tuple[Expected, Frame | None, str, int]] = []
         self.extras: list[tuple[str, Frame]] = []
         self.differences: list[Difference] = []
+        self._never_sent: set[tuple[str, ...]] = set()
 
     # -------------------------------------------------------------- matching
     def _match_segment(self, live: LiveConnection, used: set[int], segment: list[Expected], plan_name: str,
                        deadline: float) -> None:
         pending = list(segment)
         while pending:
+            # a kind of frame fssim already failed to send once (mod_callcenter's events) is
+            # matched if it is there, but not waited for again: it is reported missing either way
+            if all(exp.signature in self._never_sent for exp in pending):
+                deadline = min(deadline, time.monotonic() + 0.05)
             progressed = False
             for exp in list(pending):
                 for index, frame in enumerate(live.received):
@@ -207,6 +212,7 @@ class Replay:
                 if live.closed or time.monotonic() > deadline:
                     for exp in pending:
                         self.pairs.append((exp, None, plan_name, -1))
+                        self._never_sent.add(exp.signature)
                     return
             if not progressed:
                 gevent.sleep(0.01)
