@@ -114,14 +114,17 @@ def check_transition(kind: str, entity_id: str, current: Any, wanted: Any) -> An
 
 
 def lua_transition_tables() -> str:
-    """The three tables as Lua source, prepended to every script (one source of truth)."""
+    """The three tables as Lua string constants, prepended to every script (one source of truth).
+
+    Why strings and not Lua tables: a table constructor runs on every script call, a string
+    constant is built once when Redis compiles the script; lib.lua's `allowed` searches
+    " from>to " in it.
+    """
 
     def table(name: str, transitions: Mapping[Any, frozenset[Any]]) -> str:
-        rows = []
-        for state, nexts in transitions.items():
-            inner = ", ".join(f'["{n.value}"]=true' for n in sorted(nexts, key=lambda s: s.value))
-            rows.append(f'  ["{state.value}"]={{{inner}}}')
-        return f"local {name} = {{\n" + ",\n".join(rows) + "\n}\n"
+        pairs = [f"{state.value}>{n.value}" for state, nexts in transitions.items()
+                 for n in sorted(nexts, key=lambda s: s.value)]
+        return f'local {name} = " {" ".join(pairs)} "\n'
 
     return (
         table("TASK_NEXT", TASK_TRANSITIONS)

@@ -48,7 +48,7 @@ class NaiveRouter:
     # ------------------------------------------------------------ setup (single process)
     def setup(self, queues: Mapping[str, str], workers: Mapping[str, tuple[list[str], dict[str, int]]]) -> None:
         """queues: name -> strategy; workers: id -> (eligible queues, capacity per channel)."""
-        c = self.client
+        c = self.client.pipeline(transaction=False)
         for name, strategy in queues.items():
             c.hset(self.k("q", name, "cfg"), mapping={"strategy": strategy, "order": "fifo", "base": name,
                                                       "ring_all_max": 3})
@@ -65,6 +65,7 @@ class NaiveRouter:
             if wqueues:
                 c.sadd(self.k("w", wid, "queues"), *wqueues)
             c.hincrby(self.k("counters"), "workers:offline", 1)
+        c.execute()
 
     # ------------------------------------------------------------ helpers
     def _count(self, name: str, by: int = 1) -> None:

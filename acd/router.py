@@ -96,16 +96,17 @@ class Router:
 
     def upsert_worker(self, worker_id: str, agent: AgentSettings) -> None:
         """Create or update a worker; its queue eligibility is computed here, once."""
+        self.store.run("worker", self.clock.now(), *self._worker_args(worker_id, agent))
+
+    def _worker_args(self, worker_id: str, agent: AgentSettings) -> tuple[Any, ...]:
         assert self.plan is not None
         attributes = worker_attributes(worker_id, agent)
         queues = self.plan.eligible_queues(attributes)
+        logger.debug("worker %s eligible for %s", worker_id, queues)
         contact = agent.contact or (f"user/{agent.extension}" if agent.extension else "")
         seed = random.Random(worker_id).randrange(1, 2**31)
-        self.store.run(
-            "worker", self.clock.now(), worker_id, contact, json.dumps(agent_capacity(agent)),
-            json.dumps(dict(agent.skills)), json.dumps(queues), json.dumps(attributes), seed,
-        )
-        logger.debug("worker %s eligible for %s", worker_id, queues)
+        return (worker_id, contact, json.dumps(agent_capacity(agent)), json.dumps(dict(agent.skills)),
+                json.dumps(queues), json.dumps(attributes), seed)
 
     # ------------------------------------------------------------ tasks
     def enqueue(
@@ -312,6 +313,12 @@ class RouterBatch:
 
     def tick(self, limit: int = 100) -> RouterBatch:
         return self._add("tick", *self.router._tick_args(limit))
+
+    def upsert_worker(self, worker_id: str, agent: AgentSettings) -> RouterBatch:
+        return self._add("worker", *self.router._worker_args(worker_id, agent))
+
+    def set_registered(self, worker_id: str, registered: bool) -> RouterBatch:
+        return self._add("register", worker_id, 1 if registered else 0)
 
     def heartbeat(self, ttl_s: float | None = None) -> RouterBatch:
         ttl = self.router.settings.node_ttl_s if ttl_s is None else ttl_s

@@ -99,7 +99,16 @@ def hammer(socket_path: str, cfg: StressConfig, kind: str, index: int, n_procs: 
     one by one, as it must. `progress` (a shared counter) lets the parent pick the moment of
     its kill -9 (`halfway`, an Event, is set once `halfway_at` operations are done in all);
     `results` (a queue) receives the tally."""
+    previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # refusals are expected here by the thousand; they are tallied
+    try:
+        return _hammer(socket_path, cfg, kind, index, n_procs, n_ops, progress, results, halfway, halfway_at)
+    finally:
+        logging.disable(previous)
+
+
+def _hammer(socket_path: str, cfg: StressConfig, kind: str, index: int, n_procs: int, n_ops: int,
+            progress: Any, results: Any, halfway: Any, halfway_at: int) -> Tally:
     client = redis.Redis(unix_socket_path=socket_path)
     node = f"p{index}"
     router = make_router(client, cfg, kind, node)

@@ -23,6 +23,11 @@ local PHONE = {voice = true, callback = true}
 local OFFERABLE = {["available"] = true, ["on-demand"] = true}
 local CREATED = {}      -- reservation ids this call created (returned to the caller)
 
+-- the transition tables are strings " from>to from>to ... " (constants: nothing is built per call)
+local function allowed(transitions, cur, new)
+  return string.find(transitions, " " .. tostring(cur) .. ">" .. tostring(new) .. " ", 1, true) ~= nil
+end
+
 local function num(x) return string.format("%.17g", x) end
 local function die(msg) error("ACD " .. msg) end
 
@@ -58,7 +63,7 @@ local function hnum(key, field, default)
 end
 
 local function task_state_change(id, cur, new)
-  if not TASK_NEXT[cur] or not TASK_NEXT[cur][new] then die("ILLEGAL task " .. id .. " " .. cur .. " " .. new) end
+  if not allowed(TASK_NEXT, cur, new) then die("ILLEGAL task " .. id .. " " .. cur .. " " .. new) end
   redis.call("HSET", k_task(id), "state", new)
   count("tasks:" .. cur, -1)
   count("tasks:" .. new, 1)
@@ -138,7 +143,7 @@ end
 local function set_activity(wid, new, reason)
   local wk = k_worker(wid)
   local cur = hget(wk, "activity") or "offline"
-  if not WORKER_NEXT[cur] or not WORKER_NEXT[cur][new] then die("ILLEGAL worker " .. wid .. " " .. cur .. " " .. new) end
+  if not allowed(WORKER_NEXT, cur, new) then die("ILLEGAL worker " .. wid .. " " .. cur .. " " .. new) end
   redis.call("HSET", wk, "activity", new, "reason", reason or "", "activity_since", num(NOW))
   if cur ~= new then
     count("workers:" .. cur, -1)
@@ -251,7 +256,7 @@ end
 local function end_reservation(rid, new_state)
   local rk = k_res(rid)
   local f = redis.call("HMGET", rk, "state", "task", "worker", "node")
-  if not RES_NEXT[f[1]] or not RES_NEXT[f[1]][new_state] then die("ILLEGAL reservation " .. rid .. " " .. tostring(f[1]) .. " " .. new_state) end
+  if not allowed(RES_NEXT, f[1], new_state) then die("ILLEGAL reservation " .. rid .. " " .. tostring(f[1]) .. " " .. new_state) end
   redis.call("HSET", rk, "state", new_state, "ended", num(NOW))
   redis.call("ZREM", K_DEADLINES, rid)
   redis.call("SREM", k_taskres(f[2]), rid)
@@ -366,7 +371,7 @@ local function refuse(rid, kind, reject_delay, busy_delay, noanswer_delay, noans
     delay = noanswer_delay
     local n = redis.call("HINCRBY", wk, "noanswer", 1)
     local act = hget(wk, "activity")
-    if n >= noanswer_limit and WORKER_NEXT[act] and WORKER_NEXT[act]["break"] then
+    if n >= noanswer_limit and allowed(WORKER_NEXT, act, "break") then
       set_activity(wid, "break", "no-answer")
       delay = 0
     end

@@ -92,7 +92,7 @@ def test_lua_router_keeps_every_invariant_under_five_processes_and_a_kill(redis_
 def test_the_checker_catches_the_naive_router(redis_server, quiet_redis) -> None:
     cfg = stress.StressConfig(seed=11, workers=12)
     stress.setup(quiet_redis, cfg, "naive")
-    _storm(redis_server, cfg, "naive", n_procs=4, ops_each=1_000, kill_one=False)
+    _storm(redis_server, cfg, "naive", n_procs=4, ops_each=700, kill_one=False)
     stress.drain(quiet_redis, cfg, "naive")
     violations = check(quiet_redis, limit=1000)
     assert violations, "the invariant checker found nothing wrong with a racy router: it has no teeth"

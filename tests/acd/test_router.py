@@ -495,10 +495,10 @@ def _calls(client) -> int:
     return sum(v["calls"] for k, v in client.info("commandstats").items() if k not in ("cmdstat_info", "cmdstat_evalsha"))
 
 
-def test_a_match_costs_the_same_with_ten_or_two_thousand_other_agents(make_router, redis_client, clock) -> None:
+def test_a_match_costs_the_same_with_ten_or_a_thousand_other_agents(make_router, redis_client, clock) -> None:
     """Commands run inside the scripts are counted by Redis: a match must not grow with the staff."""
     costs = []
-    for n_other in (10, 2000):
+    for n_other in (10, 1000):
         redis_client.flushall()
         agents = _agents(**{f"x{i}": {"sales": 3} for i in range(n_other)})
         agents.update(_agents(a={"billing": 3}))

@@ -15,6 +15,9 @@ from acd.config import (
 from acd.errors import IllegalTransition, RoutingConfigError
 from acd.model import (
     PRIORITY_SPAN,
+    RESERVATION_TRANSITIONS,
+    TASK_TRANSITIONS,
+    WORKER_TRANSITIONS,
     Queue,
     ReservationState,
     Strategy,
@@ -241,6 +244,8 @@ def test_transitions_follow_the_tables(kind: str, current, wanted, ok: bool, cap
 
 def test_lua_tables_are_rendered_from_the_model() -> None:
     lua = lua_transition_tables()
-    assert '["pending"]={["canceled"]=true, ["reserved"]=true}' in lua
-    assert '["wrap-up"]={["available"]=true, ["break"]=true, ["offline"]=true, ["on-demand"]=true}' in lua
-    assert '["accepted"]={}' in lua
+    assert 'local TASK_NEXT = " pending>canceled pending>reserved reserved>assigned reserved>canceled reserved>pending ' in lua
+    assert " wrap-up>available wrap-up>break wrap-up>offline wrap-up>on-demand " in lua
+    assert " accepted>" not in lua  # a reservation that ended never changes again
+    assert lua.count(">") == sum(len(v) for v in TASK_TRANSITIONS.values()) + sum(
+        len(v) for v in WORKER_TRANSITIONS.values()) + sum(len(v) for v in RESERVATION_TRANSITIONS.values())
