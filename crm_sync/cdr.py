@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from functools import cached_property
+from operator import attrgetter
 from typing import Any
 from urllib.parse import unquote
 
@@ -124,9 +125,9 @@ class LegRecord:
         return self.answer_us > 0
 
     def to_json(self) -> str:
-        # a flat dict of the fields (tuples become lists): dataclasses.asdict deep-copies
-        # every nested tuple and cost more than parsing the CDR
-        return json.dumps({name: getattr(self, name) for name in _LEG_FIELDS}, separators=(",", ":"), sort_keys=True)
+        # a flat dict of the fields in declaration order (tuples become lists): dataclasses.asdict
+        # deep-copies every nested tuple, and sorting the keys doubled the cost for nothing
+        return _ENCODER.encode(dict(zip(_LEG_FIELDS, _LEG_VALUES(self), strict=True)))
 
     @classmethod
     def from_json(cls, text: str) -> LegRecord:
@@ -138,6 +139,8 @@ class LegRecord:
 
 
 _LEG_FIELDS = tuple(f.name for f in fields(LegRecord))
+_LEG_VALUES = attrgetter(*_LEG_FIELDS)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 def parse_cdr(raw: bytes | str, source: str, *, encoded_values: bool = True) -> LegRecord:
