@@ -44,11 +44,14 @@ class SimStartError(FsccError):
 @click.option("--clock-epoch", type=float, default=None, help="Simulated start time (Unix seconds).")
 @click.option("--recordings", "recordings_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Base directory for relative recording paths.")
+@click.option("--domain", default="127.0.0.1", show_default=True,
+              help="The directory's domain: ${domain_name} and the realm agent phones register in.")
 @click.option("--agent", "agents", multiple=True, metavar="USER",
               help="A directory user whose phone is registered and answers after 2 s (repeatable); "
                    "tune with `api fssim_agent` over the Event Socket.")
 def sim(host: str, esl_port: int, password: str, spool_dir: Path, dialplan: Path | None, clock_kind: str,
-        clock_scale: float, clock_epoch: float | None, recordings_dir: Path | None, agents: tuple[str, ...]) -> None:
+        clock_scale: float, clock_epoch: float | None, recordings_dir: Path | None, domain: str,
+        agents: tuple[str, ...]) -> None:
     """Run fssim, an ESL-speaking FreeSWITCH simulator, until SIGTERM or SIGINT."""
     import gevent
     import gevent.event
@@ -67,7 +70,7 @@ def sim(host: str, esl_port: int, password: str, spool_dir: Path, dialplan: Path
         raise SimStartError(f"--spool {spool_dir}: {exc.strerror or exc}") from exc
     users = tuple(dict.fromkeys((*DEFAULT_USERS, *agents)))
     simulator = Simulator(password=password, spool_dir=spool_dir, dialplan=dialplan, clock=clock, host=host,
-                          esl_port=esl_port, recordings_dir=recordings_dir, users=users)
+                          esl_port=esl_port, recordings_dir=recordings_dir, users=users, domain=domain)
     try:
         simulator.start()
     except OSError as exc:

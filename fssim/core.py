@@ -32,13 +32,13 @@ class SimCore:
     def __init__(self, *, clock: Clock, spool_dir: Path | None = None, recordings_dir: Path | None = None,
                  dialplan: Path | str | None = None, hostname: str | None = None,
                  users: Iterable[str] = DEFAULT_USERS, sound_dirs: Iterable[Path] = (),
-                 keep_events: int = 200_000) -> None:
+                 keep_events: int = 200_000, domain: str = "127.0.0.1") -> None:
         self.clock = clock
         self.info = ev.CoreInfo(clock, hostname)
         self.spool_dir = Path(spool_dir) if spool_dir else None
         self.recordings_dir = Path(recordings_dir) if recordings_dir else None
         self.sound_dirs = [Path(p) for p in sound_dirs]
-        self.directory = Directory(tuple(users))
+        self.directory = Directory(tuple(users), domain=domain)
         from fssim.registrations import Registrar
 
         self.registrar = Registrar(self)

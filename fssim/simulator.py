@@ -37,10 +37,11 @@ class Simulator(SimCore):
                  dialplan: Path | str | None = None, clock: Clock | None = None, host: str = "127.0.0.1",
                  esl_port: int = 0, recordings_dir: Path | str | None = None, *,
                  users: Iterable[str] = DEFAULT_USERS, sound_dirs: Iterable[Path] = (),
-                 hostname: str | None = None) -> None:
+                 hostname: str | None = None, domain: str = "127.0.0.1") -> None:
+        """`domain`: the directory's domain (`${domain_name}`, the realm phones register in)."""
         super().__init__(clock=clock or make_clock("real"), spool_dir=Path(spool_dir) if spool_dir else None,
                          recordings_dir=Path(recordings_dir) if recordings_dir else None, dialplan=dialplan,
-                         hostname=hostname, users=users, sound_dirs=sound_dirs)
+                         hostname=hostname, users=users, sound_dirs=sound_dirs, domain=domain)
         self.password = password
         self.host = host
         self.esl_port = esl_port

@@ -122,3 +122,16 @@ def test_registration_is_drivable_over_esl_alone(fssim):
     assert client.command("api fssim_agent 1009 delete").body_text == "+OK\n"
     assert client.wait_event("CUSTOM").subclass == "sofia::unregister"
     assert client.command("api originate user/1009 &park").body_text == "-ERR SUBSCRIBER_ABSENT\n"
+
+
+def test_the_directory_domain_is_the_realm(fssim_factory):
+    sim = fssim_factory(domain="cc.example")
+    client = connect(sim)
+    assert client.command(SUBSCRIBE).reply_text.startswith("+OK")
+    sim.set_agent("1001", AgentBehaviour())
+    event = client.wait_event("CUSTOM")
+    assert (event.get("from-host"), event.get("realm"), event.get("to-host")) == ("cc.example",) * 3
+    row = json.loads(client.command("api show registrations as json").body_text)["rows"][0]
+    assert row["realm"] == "cc.example"
+    assert client.command("api global_getvar domain_name").body_text == "cc.example"
+    assert client.command("api originate user/1001@cc.example &park").body_text.startswith("+OK")
