@@ -505,18 +505,20 @@ class PlainEvent(Event):
     Keeps the raw bytes; `get` finds `\\nName: ` with one `bytes.find`, cuts the value at the
     next raw LF and only then URL-decodes it. This is the hot path of event dispatch.
 
-    Where the header block ends is settled lazily, at the first lookup that finds its key,
-    because finding the first blank line (`find(b"\\n\\n")`) costs more than everything
-    else a handler does: a two-byte needle whose first byte starts every line. A block
-    carries a body only after its own `Content-Length` line (the switch writes it last, then
-    the blank line, then the body). So one long-needle `find` of `\\nContent-Length: ` settles
-    it: none at all means no body, and the block runs to the end (FreeSWITCH never writes a
-    blank line inside a block: a value's LF is sent as %0A); otherwise the block end is
-    found exactly, and a match beyond it (in the body, which may hold caller text) is not a
-    header. `headers()` reads the same block.
+    Where the header block ends is settled lazily, because finding the first blank line
+    (`find(b"\\n\\n")`) costs more than everything else a handler does: a two-byte needle
+    whose first byte starts every line. A block carries a body only after its own
+    `Content-Length` line (the switch writes it last, then the blank line, then the body). So
+    a match is certainly a header when no `\\nContent-Length: ` line comes before it, which a
+    long-needle `find` over the bytes up to the match settles (`_in_block`; bytes already
+    searched are not searched again). When one does come before it, the block end is found
+    exactly, and a match beyond it (in the body, which may hold caller text) is not a
+    header. An event without any Content-Length line has no body: its block runs to the end
+    (FreeSWITCH never writes a blank line inside a block: a value's LF is sent as %0A), and
+    `headers()` reads that same block.
     """
 
-    __slots__ = ("_raw", "_hend", "_lower", "_first", "name")
+    __slots__ = ("_raw", "_hend", "_clean", "_lower", "_first", "name")
 
     format = "plain"
 
@@ -524,6 +526,7 @@ class PlainEvent(Event):
         self._raw = raw
         self._lower: bytes | None = None
         self._hend = -1  # end of the header block; -1: not settled yet
+        self._clean = 0  # no `\nContent-Length: ` line starts before this offset
         # The name is read by every dispatch: settle it now (a plain attribute, no property).
         # The switch writes Event-Name first, except for CUSTOM events (Event-Subclass first).
         # `_first` is the first line's `Name: `, so lookups need not test startswith each time.
@@ -537,13 +540,28 @@ class PlainEvent(Event):
             nl = raw.find(b"\n")
             colon = raw.find(b": ", 0, len(raw) if nl < 0 else nl)
             self._first = raw[:colon + 2] if colon > 0 else b"\n"
+            if raw[:16] == b"Content-Length: ":
+                self._block_end()  # a first line the partial search cannot see: settle it now
             self.name = self.get("Event-Name", "") or ""
+
+    def _in_block(self, pos: int) -> bool:
+        """Whether a `\\nName: ` match at `pos` is a header line. While the block end is not
+        settled, only the bytes up to the match are searched for a `\\nContent-Length: ` line
+        (a body can only follow one); without one the match is a header, and later lookups
+        need not search those bytes again."""
+        hend = self._hend
+        if hend >= 0:
+            return pos < hend
+        if self._raw.find(_CL_LINE, self._clean, pos + 17) < 0:
+            self._clean = pos
+            return True
+        return pos < self._block_end()
 
     def _block_end(self) -> int:
         hend = self._hend
         if hend < 0:
             raw = self._raw
-            if raw[:16] != b"Content-Length: " and raw.find(_CL_LINE) < 0:
+            if raw[:16] != b"Content-Length: " and raw.find(_CL_LINE, self._clean) < 0:
                 hend = len(raw)
                 while hend and raw[hend - 1] == 0x0A:
                     hend -= 1
@@ -567,11 +585,11 @@ class PlainEvent(Event):
             pos = raw.find(line_key)
             if pos < 0:
                 return self._get_any_case(name, default)
-            hend = self._hend
-            if hend < 0:
-                hend = self._block_end()
-            if pos >= hend:  # in the event's body, not a header
-                return self._get_any_case(name, default)
+            if pos >= self._clean:  # _in_block(), inlined: this runs for nearly every read
+                if self._hend < 0 and raw.find(_CL_LINE, self._clean, pos + 17) < 0:
+                    self._clean = pos
+                elif not self._in_block(pos):  # in the event's body, not a header
+                    return self._get_any_case(name, default)
             start = pos + len(line_key)
         end = raw.find(b"\n", start)
         value = raw[start:end] if end >= 0 else raw[start:]
@@ -609,7 +627,7 @@ class PlainEvent(Event):
         # _value() inlined: handlers read this on every event.
         raw = self._raw
         pos = raw.find(b"\nUnique-ID: ")
-        if pos < 0 or self._first == b"Unique-ID: " or pos >= (self._hend if self._hend >= 0 else self._block_end()):
+        if pos < 0 or self._first == b"Unique-ID: " or not (pos < self._clean or self._in_block(pos)):
             return self._value(b"Unique-ID: ", b"\nUnique-ID: ", "Unique-ID", None)
         end = raw.find(b"\n", pos + 12)
         value = raw[pos + 12:end] if end >= 0 else raw[pos + 12:]
