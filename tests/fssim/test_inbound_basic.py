@@ -72,3 +72,17 @@ def test_event_json_carries_body_and_filter_limits_to_one_uuid(fssim):
     assert client.command("noevents").reply_text == "-ERR not listening for events"
     assert client.command("exit").reply_text == "+OK bye"
     assert client.next_frame().content_type == "text/disconnect-notice"
+
+
+def test_received_keeps_what_clients_sent_and_inject_event_reaches_subscribers(fssim):
+    client = connect(fssim)
+    assert client.command("event plain CUSTOM fscc::test").reply_text == "+OK event listener enabled plain"
+    client.command("api uuid_getvar nobody x")
+    sent = [frame for _cid, frame in fssim.received]
+    lines = [frame.raw_headers.decode().split("\n")[0] for frame in sent]
+    assert lines[-3:] == ["auth ClueCon", "event plain CUSTOM fscc::test", "api uuid_getvar nobody x"]
+    fssim.inject_event([("Event-Subclass", "fscc::test"), ("Who", "Zhang San\nX: y")], body="hello")
+    event = client.wait_event("CUSTOM")
+    assert event.get("Event-Subclass") == "fscc::test" and event.get("Who") == "Zhang San\nX: y"
+    assert event.get("X") is None and event.body == "hello"  # the value stayed one header
+    assert fssim.events_named("CUSTOM")[-1].subclass == "fscc::test"
