@@ -92,6 +92,9 @@ class OfferInbox:
     def close(self, task_id: str) -> None:
         self._mailboxes.pop(task_id, None)
 
+    def mailbox(self, task_id: str) -> gevent.queue.Queue | None:
+        return self._mailboxes.get(task_id)
+
     def deliver(self, offer: Offer) -> None:
         box = self._mailboxes.get(offer.task_id)
         if box is not None:
@@ -185,6 +188,11 @@ class _Wait:
     answered_at: float | None = None
 
     @property
+    def uuid(self) -> str:
+        """The caller's channel (the task id differs when the flow queues the call again)."""
+        return self.session.uuid
+
+    @property
     def resume_key(self) -> str:
         return f"{self.request.tenant}:{self.caller_number}" if self.caller_number else ""
 
@@ -213,14 +221,18 @@ class AcdQueueGateway:
         data = session.channel_data
         caller_number = (data.get("Caller-Caller-ID-Number") if data else "") or ""
         caller_name = (data.get("Caller-Caller-ID-Name") if data else "") or ""
-        task_id = session.uuid
+        # a flow may queue the same call again (VIP queue overflowing to the general one):
+        # each visit is its own task; the first keeps the call's uuid, so a resume finds it
+        visits = getattr(call, "fscc_queue_visits", 0) + 1
+        call.fscc_queue_visits = visits
+        task_id = session.uuid if visits == 1 else f"{session.uuid}.{visits}"
         attributes = {
             "tier": int(request.tier), "language": request.language or "", "skills": dict(request.skills or {}),
             "customer_id": request.customer_id or "", "queue": request.queue, "caller": caller_number,
             **dict(request.attributes or {}),
         }
         mailbox = self.inbox.open(task_id)
-        session.on("DTMF", lambda event: mailbox.put(("dtmf", event.get("DTMF-Digit") or "")))
+        session.on("DTMF", lambda event: self._dtmf(task_id, event))
         try:
             enqueued = self.router.enqueue(task_id, attributes, channel="voice", queue=request.queue,
                                            resume_key=f"{request.tenant}:{caller_number}" if caller_number else "")
@@ -242,6 +254,13 @@ class AcdQueueGateway:
             self.inbox.close(task_id)
         end = wait.answered_at if outcome == "answered" and wait.answered_at else self.clock.now()
         return QueueOutcome(outcome, agent_id, task_id, exit_key, max(0.0, end - wait.enqueued_at), now=self.clock.now())
+
+    def _dtmf(self, task_id: str, event: Any) -> None:
+        """Digits pressed while waiting go to the wait of that moment (exit keys); the handler
+        stays registered on the session after the wait, so it looks the mailbox up each time."""
+        box = self.inbox.mailbox(task_id)
+        if box is not None:
+            box.put(("dtmf", event.get("DTMF-Digit") or ""))
 
     # ------------------------------------------------------------------ TaskSink
     def create_task(self, call_uuid: str, task: CreateTask) -> str:
@@ -350,25 +369,32 @@ class AcdQueueGateway:
 
     def _stop_media(self, w: _Wait) -> None:
         try:
-            self._api(w, "uuid_break", w.task_id, "all")
+            self._api(w, "uuid_break", w.uuid, "all")
         except (CommandFailed, EslError):
             pass  # nothing was playing, or the caller is gone
 
     def _announce(self, w: _Wait) -> None:
-        """Position and expected wait, then back to the music."""
+        """Position and expected wait, then back to the music.
+
+        Queued on the channel (async execute) rather than waited for: the wait loop must keep
+        reading its mailbox, or an offer arriving during the announcement would sit there
+        while its reservation runs out, and the agent would be rung for the last second of it
+        and charged a no-answer. The music is queued behind the announcement by the loop."""
         position = self._position(w.task_id)
         staffed, handle_s = self._staffing(w.request.queue)
         ewt_min = max(1, round(expected_wait_s(position, staffed, handle_s) / 60)) if position else 0
         self._stop_media(w)
         language = w.request.language or "en"
+        steps = [("playback", commands.playback_arg(self.resolve_prompt(w.request.announce_prompt or "", language)))]
+        if position:
+            steps += [("say", commands.app_arg(language, "number", "pronounced", position)),
+                      ("say", commands.app_arg(language, "number", "pronounced", ewt_min))]
         try:
-            w.call.playback(self.resolve_prompt(w.request.announce_prompt or "", language))
-            if position:
-                w.call.say(language, "number", "pronounced", str(position))
-                w.call.say(language, "number", "pronounced", str(ewt_min))
-        except Exception as exc:  # CallerHungUp from the runner's port, or an ESL error
-            if w.session.hung_up:
-                raise _CallerGone() from exc
+            for app, arg in steps:
+                w.session.execute_async(app, arg, event_lock=False)
+        except CallerHangup as exc:
+            raise _CallerGone() from exc
+        except EslError as exc:
             logger.info("call %s: announcement failed: %s", w.task_id, exc)
 
     def _position(self, task_id: str) -> int:
@@ -385,7 +411,8 @@ class AcdQueueGateway:
         if self.stats is not None:
             try:
                 figures = self.stats.queue_stats(queue)
-                staffed = sum(v for k, v in figures.agents_by_state.items() if k != "offline")
+                staffed = sum(v for k, v in figures.agents_by_state.items()
+                              if k in ("available", "reserved", "busy", "wrap-up"))
                 handle = getattr(figures, "recent_handle_s", None) or self.options.recent_handle_s
                 return staffed, float(handle)
             except Exception:
@@ -475,6 +502,7 @@ class AcdQueueGateway:
         return {
             "origination_caller_id_number": w.caller_number, "origination_caller_id_name": w.caller_name,
             cdr_vars.QUEUE: r.queue, cdr_vars.TASK_ID: offer.task_id, cdr_vars.AGENT: offer.worker_id,
+            cdr_vars.CALLER_UUID: w.uuid,
             cdr_vars.TIER: str(int(r.tier)), cdr_vars.CUSTOMER_ID: r.customer_id or "", cdr_vars.TENANT: r.tenant,
         }
 
@@ -488,11 +516,15 @@ class AcdQueueGateway:
         ring_s = max(1, int(ring_s - self.options.originate_timeout_margin_s))
         variables = {"origination_uuid": agent_uuid, "originate_timeout": str(ring_s),
                      "ignore_early_media": "true", **{k: v for k, v in extra.items() if v}}
+        started = self.clock.now()
         try:
             dial = commands.dial_string(offer.contact, variables)
-            return self.inbound.bgapi("originate", commands.originate(dial, destination, dialplan=dialplan,
-                                                                      context=context),
-                                      timeout_s=self.clock.wall_seconds(ring_s) + 30)
+            reply = self.inbound.bgapi("originate", commands.originate(dial, destination, dialplan=dialplan,
+                                                                       context=context),
+                                       timeout_s=self.clock.wall_seconds(ring_s) + 30)
+            logger.debug("originate %s for %s: %s after %.1f s", agent_uuid, offer.worker_id, reply.strip(),
+                         self.clock.now() - started)
+            return reply
         except CommandFailed as exc:
             return str(getattr(exc, "reply", "") or exc)
         except EslError as exc:
@@ -511,7 +543,7 @@ class AcdQueueGateway:
             cdr_vars.OUTCOME: "answered",
         })
         try:
-            self.inbound.api("uuid_bridge", w.task_id, agent_uuid)
+            self.inbound.api("uuid_bridge", w.uuid, agent_uuid)
         except (CommandFailed, EslError):
             logger.warning("bridge %s <-> %s failed", w.task_id, agent_uuid)
             self._kill(agent_uuid, "NORMAL_CLEARING")
@@ -523,7 +555,7 @@ class AcdQueueGateway:
             _quietly(self.stats.record_answered, w.request.queue, wait_s, offer.worker_id)
         if self.recorder is not None:
             try:
-                self.recorder(w.task_id, agent_uuid, w.request)
+                self.recorder(w.uuid, agent_uuid, w.request)
             except Exception:
                 logger.exception("call %s: starting the recording failed", w.task_id)
         try:  # the talk: until either side hangs up or the bridge is broken
@@ -566,9 +598,9 @@ class AcdQueueGateway:
         if not values:
             return
         if all(";" not in v and "=" not in v for v in values.values()):
-            batches = [("uuid_setvar_multi", w.task_id, ";".join(f"{k}={v}" for k, v in values.items()))]
+            batches = [("uuid_setvar_multi", w.uuid, ";".join(f"{k}={v}" for k, v in values.items()))]
         else:  # uuid_setvar_multi has no escape for ';': such values go one by one
-            batches = [("uuid_setvar", w.task_id, k, v) for k, v in values.items()]
+            batches = [("uuid_setvar", w.uuid, k, v) for k, v in values.items()]
         for command, *args in batches:
             try:
                 self._api(w, command, *args)

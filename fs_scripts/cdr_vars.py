@@ -25,6 +25,7 @@ SURVEY = "fscc_survey"  # post-call survey answers: name=score joined with ';'
 QUEUE = "fscc_queue"
 AGENT = "fscc_agent"
 TASK_ID = "fscc_task_id"
+CALLER_UUID = "fscc_caller_uuid"  # on an agent leg: the caller's channel it was rung for (answered or not)
 ENQUEUED_AT = "fscc_enqueued_at"
 OFFERED_AT = "fscc_offered_at"
 ANSWERED_AT = "fscc_answered_at"

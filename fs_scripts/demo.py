@@ -71,8 +71,8 @@ class DemoOptions:
     start: str = "09:00"  # simulated local start time (Asia/Shanghai)
     quiet: bool = False
     abandon: bool = True  # callers give up when their patience runs out
-    wrapup_s: float = 30.0
-    talk_median_s: float = 150.0
+    wrapup_s: float = 20.0
+    talk_median_s: float = 110.0  # lognormal: mean about 130 s; with wrap-up about 13 Erlangs on 20 agents
     talk_sigma: float = 0.6
     no_answer_share: float = 0.05  # agents who now and then let the phone ring out
     breaks: bool = True
@@ -298,7 +298,7 @@ def _caller(sim: Any, board: Switchboard, clock: Any, call: PlannedCall, epoch: 
                           dtmf=call.dtmf)
     board.watch(uuid)
     result.placed += 1
-    ivr_allowance_s = 45.0  # menus before the queue: patience counts from about there
+    ivr_allowance_s = 60.0  # menus before the queue: patience counts from about there
     if board.bridged[uuid].wait(timeout=clock.wall_seconds(ivr_allowance_s + call.patience_s)) if options.abandon \
             else board.bridged[uuid].wait(timeout=clock.wall_seconds(6 * 3600)):
         result.answered += 1

@@ -129,7 +129,7 @@ class Service:
         options = VoiceQueueOptions(outbound_context=self.settings.deploy.outbound_context)
         for tenant in self.settings.tenants:
             router = Router(client, self.settings.acd, self.clock, tenant, self.node_id)
-            router.sync_config()
+            router.sync_config([a for a, agent in self.settings.acd.agents.items() if agent.tenant == tenant])
             router.heartbeat()
             inbox = OfferInbox(router)
             gateway = AcdQueueGateway(router, inbox, self.inbound, self.clock, options, legs=self.legs,
@@ -237,7 +237,9 @@ class Service:
             from acd.stats import StatsRecorder
         except ImportError:
             return None
-        return StatsRecorder(client, tenant, self.clock)
+        reports = self.settings.reports
+        return StatsRecorder(client, tenant, self.clock, short_abandon_s=reports.short_abandon_s,
+                             variant=reports.service_level_variant)
 
     def _follow_registrations(self) -> None:
         """Agents whose phone is not registered are never offered a call (acd/registrations.py)."""
@@ -246,8 +248,10 @@ class Service:
         except ImportError:
             logger.warning("acd.registrations is not available: registrations are not followed")
             return
-        for router in self.routers.values():
-            follower = RegistrationFollower(self.inbound, router, self.settings.acd)
+        for tenant, router in self.routers.items():
+            settings = self.settings.tenants.get(tenant)
+            follower = RegistrationFollower(self.inbound, router, self.settings.acd,
+                                            domain=settings.domain if settings is not None else "")
             follower.start()
             self._extras.append(follower)
 
