@@ -110,11 +110,23 @@ class Store:
     def run_many(self, calls: list[tuple[str, float, tuple[Any, ...]]]) -> list[Any]:
         """Run several scripts in one pipeline (not a transaction: each script is atomic on its
         own). Returns each reply, or the AcdError its script raised, in order."""
-        pipe = self.client.pipeline(transaction=False)
-        for name, now, args in calls:
-            self._scripts[name](keys=[self.prefix], args=_argv(now, args), client=pipe)
+        def send() -> list[Any]:
+            # plain EVALSHA: redis-py's Script-on-pipeline would add a SCRIPT EXISTS round trip per batch
+            pipe = self.client.pipeline(transaction=False)
+            for name, now, args in calls:
+                pipe.evalsha(self._scripts[name].sha, 1, self.prefix, *_argv(now, args))
+            return pipe.execute(raise_on_error=False)
+
         try:
-            replies = pipe.execute(raise_on_error=False)
+            replies = send()
+            if any(isinstance(r, redis.exceptions.NoScriptError) for r in replies):
+                # Redis restarted or SCRIPT FLUSH: nothing ran for those; load and send them again
+                for name in {name for (name, _, _), r in zip(calls, replies, strict=True)
+                             if isinstance(r, redis.exceptions.NoScriptError)}:
+                    self.client.script_load(self._scripts[name].script)
+                again = [c for c, r in zip(calls, replies, strict=True) if isinstance(r, redis.exceptions.NoScriptError)]
+                retried = iter(Store.run_many(self, again))
+                replies = [next(retried) if isinstance(r, redis.exceptions.NoScriptError) else r for r in replies]
         except redis.RedisError as exc:
             raise StoreError(f"redis unavailable running a batch of {len(calls)}: {exc}") from exc
         return [translate_error(r) if isinstance(r, redis.ResponseError) else r for r in replies]

@@ -172,7 +172,7 @@ local function reserve(tid, wid)
   local ch, rq, node = f[2], f[3], f[4]
   if f[1] == "pending" then
     task_state_change(tid, "pending", "reserved")
-    leave_pending(tid)
+    redis.call("ZREM", k_pending(rq, ch), tid)
   end
   local rid = "r" .. redis.call("INCR", P .. "seq:res")
   local timeout = hnum(k_cfg(rq), "reservation_timeout_s", 20)
@@ -202,9 +202,9 @@ local function match_task(tid)
   local f = redis.call("HMGET", k_task(tid), "queue", "channel", "state")
   if f[3] ~= "pending" then return end
   local rq, ch = f[1], f[2]
-  local strategy = hget(k_cfg(rq), "strategy") or "longest-idle"
+  local cfg = redis.call("HMGET", k_cfg(rq), "strategy", "ring_all_max")
   local want = 1
-  if strategy == "ring-all" then want = hnum(k_cfg(rq), "ring_all_max", 5) end
+  if cfg[1] == "ring-all" then want = tonumber(cfg[2]) or 5 end
   local got = 0
   for _, wid in ipairs(redis.call("ZRANGE", k_avail(rq, ch), 0, want + 15)) do
     if got >= want then break end
@@ -269,16 +269,16 @@ end
 -- move a task to workflow step i (1-based), skipping targets without workers when asked to
 local function place_at_step(tid, i)
   local tk = k_task(tid)
-  local steps = cjson.decode(hget(tk, "steps"))
-  local ch = hget(tk, "channel")
+  local f = redis.call("HMGET", tk, "steps", "channel", "base_priority", "enqueued_at", "queue")
+  local steps, ch = cjson.decode(f[1]), f[2]
   while i < #steps and steps[i][3] == 1 and redis.call("ZCARD", k_avail(steps[i][1], ch)) == 0 do
     i = i + 1
   end
   local step = steps[i]
-  local priority = tonumber(hget(tk, "base_priority"))
+  local priority = tonumber(f[3])
   if step[4] ~= cjson.null and step[4] ~= nil and step[4] ~= false then priority = tonumber(step[4]) end
-  local score = order_score(priority, tonumber(hget(tk, "enqueued_at")), step[1])
-  local old_q = hget(tk, "queue")
+  local score = order_score(priority, tonumber(f[4]), step[1])
+  local old_q = f[5]
   if old_q and old_q ~= step[1] then redis.call("ZREM", k_since(old_q), tid) end
   redis.call("HSET", tk, "queue", step[1], "step", i, "priority", priority, "score", num(score))
   if step[2] > 0 and i < #steps then
