@@ -38,6 +38,7 @@ LINK_VARIABLES = (
     "other_loopback_leg_uuid",
     "originating_leg_uuid",
     "originator",
+    cdr_vars.CALLER_UUID,  # an agent leg the ACD rang for a caller, answered or not
 )
 
 #: hangup causes with which a caller who was never connected simply gave up (not a failure)

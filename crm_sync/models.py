@@ -38,7 +38,7 @@ class BaseModel(peewee.Model):
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     description = peewee.TextField()
-    applied_at = peewee.FloatField()
+    applied_at = peewee.DoubleField()
 
 
 class Customer(BaseModel):
@@ -48,9 +48,9 @@ class Customer(BaseModel):
     tenant = peewee.TextField(index=True)
     name = peewee.TextField(default="")
     tier = peewee.IntegerField(null=True)  # 1 (global VIP) .. 7 (other network)
-    authenticated_at = peewee.FloatField(null=True)  # last time the customer passed authentication
-    created_at = peewee.FloatField()  # start of the customer's first contact
-    last_contact_at = peewee.FloatField(null=True)  # end of the latest contact: its tier is the current one
+    authenticated_at = peewee.DoubleField(null=True)  # last time the customer passed authentication
+    created_at = peewee.DoubleField()  # start of the customer's first contact
+    last_contact_at = peewee.DoubleField(null=True)  # end of the latest contact: its tier is the current one
     auto = peewee.BooleanField(default=False)  # created by crm-sync for an unknown number
 
 
@@ -79,17 +79,17 @@ class Contact(BaseModel):
     agent = peewee.TextField(default="")
     customer = peewee.ForeignKeyField(Customer, null=True, backref="contacts", on_delete="SET NULL")
     tier = peewee.IntegerField(null=True)
-    started_at = peewee.FloatField()
-    answered_at = peewee.FloatField(null=True)
-    enqueued_at = peewee.FloatField(null=True)
-    agent_answered_at = peewee.FloatField(null=True)
-    abandoned_at = peewee.FloatField(null=True)
-    ended_at = peewee.FloatField()
-    wrapup_end_at = peewee.FloatField(null=True)
-    wait_s = peewee.FloatField(default=0.0)
-    talk_s = peewee.FloatField(default=0.0)
-    hold_s = peewee.FloatField(default=0.0)
-    acw_s = peewee.FloatField(default=0.0)
+    started_at = peewee.DoubleField()
+    answered_at = peewee.DoubleField(null=True)
+    enqueued_at = peewee.DoubleField(null=True)
+    agent_answered_at = peewee.DoubleField(null=True)
+    abandoned_at = peewee.DoubleField(null=True)
+    ended_at = peewee.DoubleField()
+    wrapup_end_at = peewee.DoubleField(null=True)
+    wait_s = peewee.DoubleField(default=0.0)
+    talk_s = peewee.DoubleField(default=0.0)
+    hold_s = peewee.DoubleField(default=0.0)
+    acw_s = peewee.DoubleField(default=0.0)
     outcome = peewee.TextField()
     hangup_cause = peewee.TextField(default="")
     disposition = peewee.TextField(default="")
@@ -106,9 +106,9 @@ class Leg(BaseModel):
     channel_name = peewee.TextField()
     caller_id_number = peewee.TextField()
     destination_number = peewee.TextField()
-    started_at = peewee.FloatField()
-    answered_at = peewee.FloatField(null=True)
-    ended_at = peewee.FloatField()
+    started_at = peewee.DoubleField()
+    answered_at = peewee.DoubleField(null=True)
+    ended_at = peewee.DoubleField()
     hangup_cause = peewee.TextField()
     data = peewee.TextField()
 
@@ -132,9 +132,9 @@ class Recording(BaseModel):
     duration_ms = peewee.IntegerField(default=0)
     size_bytes = peewee.IntegerField(default=0)
     sha256 = peewee.TextField(default="")
-    recorded_at = peewee.FloatField()
+    recorded_at = peewee.DoubleField()
     legal_hold = peewee.BooleanField(default=False)
-    deleted_at = peewee.FloatField(null=True)
+    deleted_at = peewee.DoubleField(null=True)
 
 
 class WorkOrderStatus(str, enum.Enum):
@@ -165,8 +165,8 @@ class WorkOrder(BaseModel):
     title = peewee.TextField(default="")
     status = peewee.TextField(default=WorkOrderStatus.OPEN.value)
     created_by = peewee.TextField()  # "flow:<file>" or "agent:<id>"
-    created_at = peewee.FloatField()
-    updated_at = peewee.FloatField()
+    created_at = peewee.DoubleField()
+    updated_at = peewee.DoubleField()
 
 
 class WorkOrderHistory(BaseModel):
@@ -174,7 +174,7 @@ class WorkOrderHistory(BaseModel):
     from_status = peewee.TextField(null=True)
     to_status = peewee.TextField()
     changed_by = peewee.TextField()
-    changed_at = peewee.FloatField()
+    changed_at = peewee.DoubleField()
     note = peewee.TextField(default="")
 
 
@@ -195,10 +195,24 @@ def _v2_report_indexes(db: peewee.Database) -> None:
     db.execute_sql('CREATE INDEX IF NOT EXISTS recording_tenant_recorded ON recording (tenant, recorded_at)')
 
 
+def _v3_double_precision(db: peewee.Database) -> None:
+    """Times are epoch seconds: PostgreSQL's `real` (what peewee's FloatField creates there)
+    keeps 24 bits, rounding them to 128-second steps. Double precision keeps microseconds.
+    SQLite's REAL is already 8 bytes, so only PostgreSQL needs the change."""
+    if not isinstance(db, peewee.PostgresqlDatabase):
+        return
+    for model in MODELS:
+        for f in model._meta.sorted_fields:
+            if isinstance(f, peewee.DoubleField):
+                db.execute_sql(f'ALTER TABLE "{model._meta.table_name}" ALTER COLUMN "{f.column_name}" '
+                               "TYPE double precision")
+
+
 #: (version, description, step). Append only: a released step is never edited.
 MIGRATIONS: tuple[tuple[int, str, Callable[[peewee.Database], None]], ...] = (
     (1, "initial schema", _v1_initial),
     (2, "indexes for reports and retention", _v2_report_indexes),
+    (3, "double precision times on PostgreSQL", _v3_double_precision),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
