@@ -556,8 +556,8 @@ class AcdQueueGateway:
         if self.recorder is not None:
             try:
                 self.recorder(w.uuid, agent_uuid, w.request)
-            except Exception:
-                logger.exception("call %s: starting the recording failed", w.task_id)
+            except Exception as exc:  # the call goes on unrecorded; say why, without a stack
+                logger.warning("call %s: recording not started: %s", w.uuid, exc)
         try:  # the talk: until either side hangs up or the bridge is broken
             w.session.wait_event(lambda e: e.name in ("CHANNEL_UNBRIDGE", "CHANNEL_HANGUP"), timeout_s=24 * 3600)
         except (CallerHangup, EslError):

@@ -126,6 +126,7 @@ class Service:
                                          max_backoff_s=esl.reconnect_max_backoff_s)
         self.inbound.connect()
         self.legs = AgentLegTracker(self.inbound)
+        recorder = self._recorder()
         options = VoiceQueueOptions(outbound_context=self.settings.deploy.outbound_context)
         for tenant in self.settings.tenants:
             router = Router(client, self.settings.acd, self.clock, tenant, self.node_id)
@@ -134,7 +135,7 @@ class Service:
             inbox = OfferInbox(router)
             gateway = AcdQueueGateway(router, inbox, self.inbound, self.clock, options, legs=self.legs,
                                       stats=self._stats_recorder(client, tenant),
-                                      resolve_prompt=self.resolve_prompt)
+                                      resolve_prompt=self.resolve_prompt, recorder=recorder)
             inbox.unclaimed_handler = gateway.handle_unclaimed
             inbox.start()
             self.routers[tenant], self.inboxes[tenant], self.gateways[tenant] = router, inbox, gateway
@@ -231,6 +232,18 @@ class Service:
 
         migrate(self._database)
         return CrmCustomerDirectory(self._database)
+
+    def _recorder(self) -> Any:
+        """Recording at bridge (fs_scripts/recording.py): per tenant and queue policy, stereo,
+        and on RECORD_STOP the path, duration, size and sha256 set on the call for its CDR."""
+        from fs_scripts import recording
+
+        api = self.inbound.api
+        self.inbound.subscribe("RECORD_STOP")
+        self.inbound.on("RECORD_STOP", lambda event: recording.on_record_stop(event, api))
+        return recording.BridgeRecorder(self.settings.recording, Path(self.settings.recordings_dir), api, self.clock,
+                                        timezones={n: t.timezone for n, t in self.settings.tenants.items()},
+                                        seed=self.node_id)
 
     def _stats_recorder(self, client: Any, tenant: str) -> Any:
         try:
