@@ -36,7 +36,8 @@ from fs_scripts.clock import Clock
 logger = logging.getLogger(__name__)
 
 REFUSALS = (ReservationState.REJECTED, ReservationState.BUSY, ReservationState.TIMEOUT)
-TICK_FIELDS = ("timeouts", "delays_ended", "escalations", "wrapups_ended", "nodes_recovered", "resumes_expired")
+TICK_FIELDS = ("timeouts", "delays_ended", "escalations", "wrapups_ended", "nodes_recovered", "resumes_expired",
+               "node_tasks")
 
 
 @dataclass(frozen=True)

@@ -386,16 +386,19 @@ local function refuse(rid, kind, reject_delay, busy_delay, noanswer_delay, noans
   return tid
 end
 
--- the node that owned these tasks stopped beating: adopt its waiting tasks, free its agents
-local function recover_node(dead, me)
-  local moved = 0
-  for _, tid in ipairs(redis.call("SMEMBERS", k_nodetasks(dead))) do
+-- the node that owned these tasks stopped beating: adopt its waiting tasks, free its agents.
+-- At most `limit` of its tasks per call (a node may own thousands): returns (done, tasks
+-- handled); done once the node has nothing left, and only then is it forgotten.
+local function recover_node(dead, me, limit)
+  local set = k_nodetasks(dead)
+  local batch = redis.call("SRANDMEMBER", set, limit)
+  for _, tid in ipairs(batch) do
     local tk = k_task(tid)
     local state = hget(tk, "state")
+    redis.call("SREM", set, tid)
     if state == "pending" or state == "reserved" then
       redis.call("HSET", tk, "node", me)
       redis.call("SADD", k_nodetasks(me), tid)
-      redis.call("SREM", k_nodetasks(dead), tid)
       if state == "reserved" then
         local freed = {}
         for _, rid in ipairs(redis.call("SMEMBERS", k_taskres(tid))) do
@@ -405,13 +408,13 @@ local function recover_node(dead, me)
         return_to_pending(tid)
         for _, wid in ipairs(freed) do match_worker(wid) end
       end
-      moved = moved + 1
     elseif state == "assigned" then
       finish_task(tid, "completed", "node-lost")
     end
   end
+  if redis.call("SCARD", set) > 0 then return false, #batch end
   redis.call("DEL", k_inbox(dead))
   redis.call("ZREM", K_NODES, dead)
   count("nodes:recovered")
-  return moved
+  return true, #batch
 end

@@ -5,9 +5,10 @@
 -- ARGV[1]  now            ARGV[2]  at most this many items per kind
 -- ARGV[3]  reject delay s ARGV[4]  busy delay s       ARGV[5]  no-answer delay s
 -- ARGV[6]  no-answer limit                            ARGV[7]  this node (adopts a dead node's tasks)
--- Returns  {timeouts, delays ended, escalations, wrap-ups ended, nodes recovered, resumes expired}
+-- Returns  {timeouts, delays ended, escalations, wrap-ups ended, nodes recovered, resumes expired,
+--           tasks of dead nodes handled (at most ARGV[2] per node and call)}
 local limit = tonumber(ARGV[2])
-local stats = {0, 0, 0, 0, 0, 0}
+local stats = {0, 0, 0, 0, 0, 0, 0}
 for _, rid in ipairs(redis.call("ZRANGEBYSCORE", K_DEADLINES, "-inf", num(NOW), "LIMIT", 0, limit)) do
   if hget(k_res(rid), "state") == "pending" then
     refuse(rid, "timeout", tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
@@ -48,8 +49,9 @@ for _, tid in ipairs(redis.call("ZRANGEBYSCORE", K_WRAPUPS, "-inf", num(NOW), "L
 end
 for _, node in ipairs(redis.call("ZRANGEBYSCORE", K_NODES, "-inf", num(NOW), "LIMIT", 0, limit)) do
   if node ~= ARGV[7] then
-    recover_node(node, ARGV[7])
-    stats[5] = stats[5] + 1
+    local done, handled = recover_node(node, ARGV[7], limit)
+    if done then stats[5] = stats[5] + 1 end
+    stats[7] = stats[7] + handled
   end
 end
 for _, key in ipairs(redis.call("ZRANGEBYSCORE", K_ABANDONED_EXP, "-inf", num(NOW), "LIMIT", 0, limit)) do

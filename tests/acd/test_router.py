@@ -531,3 +531,20 @@ def test_ring_all_never_reserves_one_worker_twice_for_a_chat(make_router, clock)
     assert router.worker("a").used["chat"] == 1
     second = router.enqueue("c2", {}, channel="chat", queue="hunt")
     assert sorted(_res_worker(router, r) for r in second.reservations) == ["a", "b"]
+
+
+def test_a_dead_node_with_many_tasks_is_recovered_a_bounded_slice_per_tick(make_router, redis_client, clock) -> None:
+    settings = AcdSettings(agents=_agents(a={}), queues={"q": QueueSettings()}, node_ttl_s=10)
+    dead = make_router(settings, node_id="fs-dead")
+    alive = Router(redis_client, settings, clock, "default", "fs-alive")
+    dead.heartbeat()
+    batch = dead.batch()
+    for i in range(250):
+        batch.enqueue(f"t{i}", {}, queue="q")
+    assert not [r for r in batch.execute() if isinstance(r, Exception)]
+    clock.advance(11)
+    alive.heartbeat()
+    steps = [alive.tick(limit=100) for _ in range(3)]
+    assert [(s["node_tasks"], s["nodes_recovered"]) for s in steps] == [(100, 0), (100, 0), (50, 1)]
+    assert redis_client.scard(alive.store.key("node", "fs-alive", "tasks")) == 250
+    assert alive.tick(limit=100)["node_tasks"] == 0
