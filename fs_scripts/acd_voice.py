@@ -238,6 +238,9 @@ class AcdQueueGateway:
                                            resume_key=f"{request.tenant}:{caller_number}" if caller_number else "")
             wait = _Wait(call, session, request, task_id, enqueued.enqueued_at, caller_number, caller_name, mailbox)
             self._set_vars(wait, {
+                # provisional: a caller who hangs up is gone before anything can be written on
+                # the channel, so the CDR must already say it; any other ending overwrites it
+                cdr_vars.CANCEL_REASON: "caller-hangup",
                 cdr_vars.QUEUE: request.queue, cdr_vars.TASK_ID: task_id, cdr_vars.CHANNEL: "voice",
                 cdr_vars.ENQUEUED_AT: cdr_vars.format_time(enqueued.enqueued_at),
                 cdr_vars.TIER: str(int(request.tier)),
@@ -542,6 +545,10 @@ class AcdQueueGateway:
             # hung up and can no longer be written to: the CDR must say it now
             cdr_vars.OUTCOME: "answered",
         })
+        try:  # no longer a candidate for abandonment (uuid_setvar without a value unsets)
+            self._api(w, "uuid_setvar", w.uuid, cdr_vars.CANCEL_REASON)
+        except EslError:
+            logger.debug("call %s: could not clear %s", w.uuid, cdr_vars.CANCEL_REASON)
         try:
             self.inbound.api("uuid_bridge", w.uuid, agent_uuid)
         except (CommandFailed, EslError):

@@ -1,0 +1,176 @@
+"""The ACD end to end, through fssim over real TCP, with `fscc serve`'s Service unchanged.
+
+A caller's flow reaches a `queue` node; the router (Lua in a real Redis) reserves an agent;
+the voice gateway rings the agent with `bgapi originate`, bridges on answer, and writes every
+time point on the caller's channel; the switch's CDRs carry them; crm-sync puts the contacts
+in SQLite. Agents who let the phone ring out are charged a no-answer and go on break; a
+caller who hangs up while waiting is an abandoned contact with the reason on the CDR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.parse
+from pathlib import Path
+
+import gevent
+import pytest
+
+from crm_sync.models import Contact, open_database
+from crm_sync.sync import SyncOptions, run_sync
+from fs_scripts import cdr_vars
+from fs_scripts.clock import make_clock
+from fs_scripts.service import Service
+from fs_scripts.settings import Settings
+from fssim.directory import AgentBehaviour
+
+SCALE = 20.0
+
+FLOW = """\
+flow: queue_only
+tenant: default
+language: en
+start: agents
+nodes:
+  agents:
+    type: queue
+    queue: support
+    announce_every_s: 0
+    max_wait_s: 600
+    answered: goodbye
+    on_failed: goodbye
+    on_max_wait: goodbye
+  goodbye:
+    type: hangup
+"""
+
+
+def _dialplan(directory: Path, port: int) -> Path:
+    path = directory / "dialplan.xml"
+    path.write_text(f"""<include>
+  <context name="public">
+    <extension name="to_engine">
+      <condition field="destination_number" expression="^5000$">
+        <action application="set" data="fscc_tenant=default"/>
+        <action application="set" data="fscc_flow=queue_only.yaml.j2"/>
+        <action application="socket" data="127.0.0.1:{port} async full"/>
+      </condition>
+    </extension>
+  </context>
+</include>
+""", encoding="utf-8")
+    return path
+
+
+def _settings(tmp_path: Path) -> Settings:
+    from acd.config import AcdSettings, AgentSettings, QueueSettings
+    from ivr_flows.config import IvrSettings
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "queue_only.yaml.j2").write_text(FLOW, encoding="utf-8")
+    acd = AcdSettings(
+        agents={"ann": AgentSettings(name="Ann", extension="1001", skills={"support": 3}),
+                "bob": AgentSettings(name="Bob", extension="1002", skills={"support": 3})},
+        queues={"support": QueueSettings(target="skills.support >= 1", wrapup_s=0.0, reservation_timeout_s=10.0)},
+        no_answer_limit=1,
+    )
+    return dataclasses.replace(
+        Settings(), data_dir=tmp_path / "data", spool_dir=tmp_path / "spool", recordings_dir=tmp_path / "rec",
+        acd=acd, ivr=IvrSettings(flows_dir=str(flows), default_flow="queue_only.yaml.j2"),
+    )
+
+
+def _cdr_vars(spool: Path, uuid: str) -> dict[str, str]:
+    data = json.loads((spool / f"{uuid}.cdr.json").read_text())
+    return {k: urllib.parse.unquote(v) for k, v in data["variables"].items()}
+
+
+@pytest.fixture
+def engine(tmp_path: Path, redis_client, fssim_factory):
+    clock = make_clock("fast", scale=SCALE)
+    settings = _settings(tmp_path)
+    database = open_database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    service = Service(settings, clock, redis_client=redis_client, database=database, node_id="e2e",
+                      listen_port=0).listen()
+    sim = fssim_factory(dialplan=_dialplan(tmp_path, service.address[1]), clock=clock,
+                        spool_dir=settings.spool_dir, users=["1001", "1002"])
+    service.settings = dataclasses.replace(settings, esl=dataclasses.replace(settings.esl, port=sim.esl_port))
+    service.connect()
+    yield service, sim, settings
+    service.stop()
+
+
+def _bridged(sim, uuid: str) -> bool:
+    return any(e.name == "CHANNEL_BRIDGE" and uuid in (e.get("Unique-ID"), e.get("Other-Leg-Unique-ID"))
+               for e in sim.events)
+
+
+def test_no_answer_then_answer_then_abandon(engine) -> None:
+    service, sim, settings = engine
+    router = service.routers["default"]
+    sim.set_agent("1001", AgentBehaviour(answer_after_s=None))  # Ann lets it ring
+    sim.set_agent("1002", AgentBehaviour(answer_after_s=1.0))
+    for agent in ("ann", "bob"):
+        router.set_registered(agent, True)
+        router.login(agent)
+    router.ready("ann")  # Ann has been idle longest: she is offered first
+    gevent.sleep(0.05)
+    router.ready("bob")
+
+    answered = sim.place_call(destination="5000", caller_id_number="13800138000", context="public")
+    sim.wait_for(lambda: _bridged(sim, answered), timeout_s=15)
+    assert router.worker_state("ann")["activity"] == "break"
+    assert router.worker_state("ann")["reason"] == "no-answer"
+    sim.channels[answered].hangup("NORMAL_CLEARING")  # the caller ends the talk
+    sim.wait_for(lambda: answered not in sim.channels, timeout_s=10)
+
+    router.take_break("bob", "lunch")  # nobody left to answer
+    abandoned = sim.place_call(destination="5000", caller_id_number="13900139000", context="public")
+    sim.wait_for(lambda: router.task_state(abandoned) if _exists(router, abandoned) else False, timeout_s=10)
+    gevent.sleep(0.2)
+    sim.channels[abandoned].hangup("NORMAL_CLEARING")
+    sim.wait_for(lambda: not sim.channels, timeout_s=10)
+    sim.wait_for(lambda: service.stats.calls_finished == 2, timeout_s=10)
+
+    caller = _cdr_vars(settings.spool_dir, answered)
+    assert caller[cdr_vars.QUEUE] == "support"
+    assert caller[cdr_vars.AGENT] == "bob"
+    assert caller[cdr_vars.RESERVATION_OUTCOME] == "accepted"
+    assert caller[cdr_vars.OUTCOME] == "answered"
+    enqueued, offered, answered_at = (float(caller[v]) for v in (cdr_vars.ENQUEUED_AT, cdr_vars.OFFERED_AT,
+                                                                 cdr_vars.ANSWERED_AT))
+    assert enqueued <= offered <= answered_at
+    assert answered_at - enqueued >= 10 * 0.8  # Ann's ring ran out first (10 s reservation)
+    assert float(caller[cdr_vars.WAIT_S]) == pytest.approx(answered_at - enqueued, abs=0.01)
+
+    rings = [_cdr_vars(settings.spool_dir, p.name.split(".")[0]) for p in settings.spool_dir.glob("*.cdr.json")]
+    ann_legs = [v for v in rings if v.get(cdr_vars.AGENT) == "ann" and v.get(cdr_vars.CALLER_UUID) == answered]
+    assert ann_legs and all(v["hangup_cause"] in ("NO_ANSWER", "ORIGINATOR_CANCEL") for v in ann_legs)
+    assert ann_legs[0][cdr_vars.TASK_ID] == answered
+
+    gone = _cdr_vars(settings.spool_dir, abandoned)
+    assert gone[cdr_vars.CANCEL_REASON] == "caller-hangup"  # written while the caller waited
+    assert cdr_vars.ENQUEUED_AT in gone and cdr_vars.ANSWERED_AT not in gone
+    assert cdr_vars.CANCEL_REASON not in caller
+    assert router.task_state(abandoned)["state"] == "canceled"
+
+    report = run_sync(SyncOptions(spool_dir=settings.spool_dir, db_url=f"sqlite:///{settings.data_dir.parent / 'crm.sqlite3'}"))
+    assert report.quarantined == 0
+    database = open_database(f"sqlite:///{settings.data_dir.parent / 'crm.sqlite3'}")
+    with database.bind_ctx([Contact]):
+        contacts = {c.ani: c for c in Contact.select()}
+    assert set(contacts) == {"13800138000", "13900139000"}  # Ann's unanswered ring joined the first one
+    assert contacts["13800138000"].outcome == "answered" and contacts["13800138000"].agent == "bob"
+    assert contacts["13900139000"].outcome in ("abandoned", "short-abandoned")
+
+
+def _exists(router, task_id: str) -> bool:
+    from acd.errors import AcdError
+
+    try:
+        router.task_state(task_id)
+        return True
+    except AcdError:
+        return False
