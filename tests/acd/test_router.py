@@ -548,3 +548,18 @@ def test_a_dead_node_with_many_tasks_is_recovered_a_bounded_slice_per_tick(make_
     assert [(s["node_tasks"], s["nodes_recovered"]) for s in steps] == [(100, 0), (100, 0), (50, 1)]
     assert redis_client.scard(alive.store.key("node", "fs-alive", "tasks")) == 250
     assert alive.tick(limit=100)["node_tasks"] == 0
+
+
+def test_batch_runs_each_operation_atomically_in_one_round_trip(make_router, redis_client, clock) -> None:
+    router = make_router(AcdSettings(agents=_agents(a={}), queues={"q": QueueSettings()}))
+    router.set_registered("a", True)
+    redis_client.script_flush()  # as after a Redis restart: the batch reloads what it needs
+    replies = (router.batch().set_activity("a", "available").enqueue("t1", {}, queue="q").enqueue("t1", {}, queue="q")
+               .accept("r99").set_activity("a", "wrap-up").tick().execute())
+    assert replies[0][0] == b"offline"
+    assert (replies[1][0], float(replies[1][1]), replies[1][2], replies[1][3]) == (b"reserved", clock.now(), 0, b"r1")
+    assert str(replies[2]) == "task t1 already exists"
+    assert isinstance(replies[3], UnknownEntity) and replies[3].entity_id == "r99"
+    assert isinstance(replies[4], IllegalTransition) and (replies[4].current, replies[4].wanted) == ("available", "wrap-up")
+    assert replies[5] == [0, 0, 0, 0, 0, 0, 0]
+    assert router.task_state("t1")["state"] == "reserved"
