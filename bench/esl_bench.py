@@ -23,7 +23,9 @@
 3. Accept to first command: a separate process plays the switch's outbound side: calls
    arrive as a Poisson process (50/s, 20 warm-up calls first), each connects and times until
    `connect` arrives; our OutboundServer vs greenswitch's OutboundESLServer (which polls
-   accept() every 100 ms). p50/p99 over --connections calls, best of --accept-rounds rounds.
+   accept() every 100 ms). p50/p99 over --connections calls, best of --accept-rounds rounds;
+   beside them the floor of the machine at that moment: a bare gevent StreamServer that
+   writes `connect` at once (no ESL code), measured in turns with ours.
 
 The last line is machine-readable:
 plain_ratio=.. json_ratio=.. accept_p99_ms=.. greenswitch_accept_p99_ms=..
@@ -387,6 +389,24 @@ def ours_accept(connections: int) -> list[float]:
         server.stop()
 
 
+def floor_accept(connections: int) -> list[float]:
+    """The machine's own floor: a bare gevent StreamServer that writes `connect` the moment a
+    connection is accepted, with no ESL code at all. What ours adds is the gap to this."""
+    from gevent.server import StreamServer
+
+    def handle(sock, _address):
+        sock.sendall(b"connect\n\n")
+        while sock.recv(65536):
+            pass
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    try:
+        return run_switch_client(server.server_port, connections)
+    finally:
+        server.stop()
+
+
 def greenswitch_accept(connections: int) -> list[float]:
     import gevent
     from greenswitch.esl import OutboundESLServer
@@ -441,8 +461,12 @@ def main() -> None:
     # Latency noise on a shared machine only ever adds (another process holds the CPU when a
     # call arrives): each server gets `--accept-rounds` rounds and the round with the lowest
     # p99 stands for it; every round's p99 is printed.
-    rounds_ours = [ours_accept(args.connections) for _ in range(args.accept_rounds)]
+    rounds_ours, rounds_floor = [], []
+    for _ in range(args.accept_rounds):  # ours and the floor take turns: same machine state
+        rounds_ours.append(ours_accept(args.connections))
+        rounds_floor.append(floor_accept(args.connections))
     rounds_gs = [greenswitch_accept(args.connections) for _ in range(args.accept_rounds)]
+    acc_floor = min(rounds_floor, key=lambda r: percentile(r, 99))
     acc_ours = min(rounds_ours, key=lambda r: percentile(r, 99))
     acc_gs = min(rounds_gs, key=lambda r: percentile(r, 99))
 
@@ -498,6 +522,8 @@ def main() -> None:
     print(f"{'accept->first command p50 (ms)':44} {percentile(acc_ours, 50):12.3f} {percentile(acc_gs, 50):12.3f}")
     print(f"{'accept->first command p99 (ms)':44} {percentile(acc_ours, 99):12.3f} {percentile(acc_gs, 99):12.3f}"
           f"   ({args.connections} calls per round, best of {args.accept_rounds} rounds)")
+    print(f"{'  floor: bare StreamServer p50 / p99 (ms)':44} {percentile(acc_floor, 50):12.3f} "
+          f"{percentile(acc_floor, 99):12.3f}   (no ESL code: what the machine itself costs now)")
     print(f"{'  p99 of every round (ms)':44} {' '.join(f'{percentile(r, 99):.2f}' for r in rounds_ours):>12} "
           f"{' '.join(f'{percentile(r, 99):.1f}' for r in rounds_gs):>12}")
     print(f"plain_ratio={plain_ratio:.1f} json_ratio={json_ratio:.1f} "
