@@ -369,7 +369,8 @@ def _finish(settings: Any, result: DemoResult, out: Path, epoch: float, begin: f
     from crm_sync.sync import SyncOptions, run_sync
     from reports.render import kpi_table, write_report
 
-    report = run_sync(SyncOptions(spool_dir=Path(settings.spool_dir), db_url=result.db_url))
+    report = run_sync(SyncOptions(spool_dir=Path(settings.spool_dir), db_url=result.db_url,
+                                  recordings_dir=Path(settings.recordings_dir)))
     result.sync_line = report.line()
     echo(f"crm-sync: {result.sync_line}")
     end = begin + options.hours * 3600 + 900  # the last callers' talk and wrap-up

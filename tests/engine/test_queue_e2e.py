@@ -10,6 +10,7 @@ caller who hangs up while waiting is an abandoned contact with the reason on the
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import urllib.parse
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import gevent
 import pytest
 
-from crm_sync.models import Contact, open_database
+from crm_sync.models import Contact, Recording, open_database
 from crm_sync.sync import SyncOptions, run_sync
 from fs_scripts import cdr_vars
 from fs_scripts.clock import make_clock
@@ -156,14 +157,23 @@ def test_no_answer_then_answer_then_abandon(engine) -> None:
     assert cdr_vars.CANCEL_REASON not in caller
     assert router.task_state(abandoned)["state"] == "canceled"
 
-    report = run_sync(SyncOptions(spool_dir=settings.spool_dir, db_url=f"sqlite:///{settings.data_dir.parent / 'crm.sqlite3'}"))
+    report = run_sync(SyncOptions(spool_dir=settings.spool_dir, db_url=f"sqlite:///{settings.data_dir.parent / 'crm.sqlite3'}",
+                                  recordings_dir=settings.recordings_dir))
     assert report.quarantined == 0
     database = open_database(f"sqlite:///{settings.data_dir.parent / 'crm.sqlite3'}")
-    with database.bind_ctx([Contact]):
+    with database.bind_ctx([Contact, Recording]):
         contacts = {c.ani: c for c in Contact.select()}
+        recordings = list(Recording.select())
     assert set(contacts) == {"13800138000", "13900139000"}  # Ann's unanswered ring joined the first one
-    assert contacts["13800138000"].outcome == "answered" and contacts["13800138000"].agent == "bob"
+    talked = contacts["13800138000"]
+    assert talked.outcome == "answered" and talked.agent == "bob"
     assert contacts["13900139000"].outcome in ("abandoned", "short-abandoned")
+    # recorded from the bridge (default policy: always), linked to the answered contact
+    assert len(recordings) == 1 and recordings[0].contact_id == talked.id
+    wav = Path(recordings[0].path)
+    assert wav.is_file() and wav.is_relative_to(settings.recordings_dir)
+    assert recordings[0].sha256 == hashlib.sha256(wav.read_bytes()).hexdigest()
+    assert recordings[0].size_bytes == wav.stat().st_size > 44
 
 
 def _exists(router, task_id: str) -> bool:
