@@ -537,6 +537,7 @@ class AcdQueueGateway:
     def _bridge(self, w: _Wait, offer: Offer, agent_uuid: str) -> str | None:
         w.answered_at = self.clock.now()
         self._stop_media(w)
+        self._consent(w, offer, agent_uuid)
         wait_s = w.answered_at - w.enqueued_at
         self._set_vars(w, {
             cdr_vars.ANSWERED_AT: cdr_vars.format_time(w.answered_at), cdr_vars.AGENT: offer.worker_id,
@@ -572,6 +573,25 @@ class AcdQueueGateway:
         _quietly(self.router.complete, offer.task_id)
         logger.info("task %s with %s completed", offer.task_id, offer.worker_id)
         return offer.worker_id
+
+    def _consent(self, w: _Wait, offer: Offer, agent_uuid: str) -> None:
+        """The queue's recording policy may ask for a consent prompt ("this call may be
+        recorded"): the caller hears it just before the agent is put through (the agent, already
+        answered, waits those seconds; the same order as mod_callcenter's announce)."""
+        if self.recorder is None or not hasattr(self.recorder, "announcement"):
+            return
+        prompt = self.recorder.announcement(w.request.tenant, w.request.queue)
+        if not prompt:
+            return
+        try:
+            w.session.execute("playback", commands.playback_arg(self.resolve_prompt(prompt, w.request.language or "en")),
+                              timeout_s=120)
+        except CallerHangup as exc:  # gone before the agent was put through: release the agent
+            self._kill(agent_uuid, "ORIGINATOR_CANCEL")
+            _quietly(self.router.complete, offer.task_id, 0.0)
+            raise _CallerGone() from exc
+        except EslError as exc:
+            logger.info("call %s: consent prompt not played: %s", w.uuid, exc)
 
     # ------------------------------------------------------------------ endings
     def _abandoned(self, w: _Wait) -> None:

@@ -124,6 +124,9 @@ def test_no_answer_then_answer_then_abandon(engine) -> None:
     sim.wait_for(lambda: _bridged(sim, answered), timeout_s=15)
     assert router.worker_state("ann")["activity"] == "break"
     assert router.worker_state("ann")["reason"] == "no-answer"
+    sim.wait_for(lambda: any(e.name == "RECORD_START" and e.get("Unique-ID") == answered for e in sim.events),
+                 timeout_s=10)  # the recording runs from the bridge
+    gevent.sleep(0.1)
     sim.channels[answered].hangup("NORMAL_CLEARING")  # the caller ends the talk
     sim.wait_for(lambda: answered not in sim.channels, timeout_s=10)
 
