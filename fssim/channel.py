@@ -22,6 +22,7 @@ import gevent
 from gevent.event import AsyncResult, Event
 
 from fssim import events as ev
+from fssim.dialplan import switch_true
 from fssim.states import (
     CallState,
     ChannelState,
@@ -293,11 +294,19 @@ class Channel:
         self._wake.set()
 
     def receive_dtmf(self, digits: str, source: str = "APP") -> None:
-        """DTMF arrives: one DTMF event per digit, buffered for the running application."""
+        """DTMF arrives: one DTMF event per digit, buffered for the running application.
+
+        As switch_channel_queue_dtmf / switch_channel_dequeue_dtmf: a digit received while the
+        channel has `sensitive_dtmf` true (read per digit, at queue time) is flagged
+        DTMF_FLAG_SENSITIVE, so the application still gets it but no DTMF event is fired and it
+        stays out of the dtmf log (`digits_dialed`): a PIN must not leak to event listeners or CDRs.
+        """
         for digit in digits:
             if not self.is_up:
                 return
             self.dtmf_buffer.append(digit)
+            if switch_true(self.get_var("sensitive_dtmf")):
+                continue
             self.digits_dialed += digit
             self.fire("DTMF", suffix=[("DTMF-Digit", digit), ("DTMF-Duration", "2000"),
                                       ("DTMF-Source", source)], with_variables=False)

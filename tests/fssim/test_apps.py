@@ -48,6 +48,17 @@ DIALPLAN = r"""<include>
         <action application="hangup"/>
       </condition>
     </extension>
+    <extension name="pin">
+      <condition field="destination_number" expression="^pin$">
+        <action application="answer"/>
+        <action application="read" data="1 1 silence_stream://100 menu 2000 #"/>
+        <action application="set" data="sensitive_dtmf=true"/>
+        <action application="read" data="4 6 silence_stream://100 pin 2000 #"/>
+        <action application="unset" data="sensitive_dtmf"/>
+        <action application="read" data="1 1 silence_stream://100 after 2000 #"/>
+        <action application="hangup"/>
+      </condition>
+    </extension>
     <extension name="xfer">
       <condition field="destination_number" expression="^xfer$">
         <action application="answer"/>
@@ -196,6 +207,16 @@ def test_play_and_get_digits_and_read_take_the_callers_digits(sim) -> None:
     digits = [header(e, "DTMF-Digit") for e in events_of(sim, uuid, "DTMF")]
     assert digits == ["1", "2", "#", "7"]
     assert {header(e, "DTMF-Source") for e in events_of(sim, uuid, "DTMF")} == {"RTP"}
+
+
+def test_sensitive_dtmf_digits_reach_the_app_but_no_event_nor_digits_dialed(sim) -> None:
+    """switch_channel_queue_dtmf flags digits DTMF_FLAG_SENSITIVE while `sensitive_dtmf` is true:
+    the application reads them, but no DTMF event carries them and the dtmf log leaves them out."""
+    uuid = run_call(sim, "pin", dtmf="1,4321#,9")
+    variables = cdr_vars(sim, uuid)
+    assert (variables["menu"], variables["pin"], variables["after"]) == ("1", "4321", "9")
+    assert [header(e, "DTMF-Digit") for e in events_of(sim, uuid, "DTMF")] == ["1", "9"]
+    assert variables["digits_dialed"] == "19"
 
 
 def test_play_and_get_digits_gives_up_after_its_tries(sim) -> None:

@@ -90,9 +90,6 @@ def test_caller_hangs_up_in_the_menu(engine):
     assert variables[cdr_vars.PATH].split(">")[-1].split(":")[0] == result.node
 
 
-@pytest.mark.xfail(strict=True, reason="fssim does not model `sensitive_dtmf` yet: its channel puts every digit in "
-                   "digits_dialed (the real switch_channel_dequeue_dtmf keeps DTMF_FLAG_SENSITIVE digits out of "
-                   "the dtmf log). Strict: this turns red, to be un-marked, once fssim honours it.")
 def test_sensitive_digits_stay_out_of_digits_dialed(engine):
     sim, results, _calls = engine
     sim.set_agent("1001", AgentBehaviour(answer_after_s=0.5, talk_s=0.5))
