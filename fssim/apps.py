@@ -415,33 +415,67 @@ def record(ch: Channel, data: str) -> None:
 # --------------------------------------------------------------------------- limit
 @app("limit")
 def limit(ch: Channel, data: str) -> None:
-    """limit hash <realm> <resource> <max> [<transfer dest> [dialplan] [context]]"""
+    """limit hash <realm> <resource> [<max>[/<interval>] [<transfer dest> [dialplan [context]] | !<CAUSE>]]
+
+    As mod_dptools' limit app over mod_hash's limit_incr_hash: `max` alone caps the legs holding
+    the resource at once (released when the leg hangs up); `max/interval` is a rate instead,
+    at most `max` calls per window of `interval` seconds (the window starts with the first call
+    after the previous one expired; concurrency is then only counted, not capped); `-` or no max
+    only counts. Over the limit: `!CAUSE` hangs the leg up with that cause, anything else is a
+    transfer destination (default `limit_exceeded`, in the leg's own dialplan and context).
+    """
     parts = data.split()
     if len(parts) < 3:
-        raise AppError(f"limit: usage: hash <realm> <resource> [<max>] [<transfer>]: {data!r}")
+        raise AppError(f"limit: usage: hash <realm> <resource> [<max>[/<interval>]] [<transfer>|!<cause>]: {data!r}")
     backend, realm, resource = parts[0], parts[1], parts[2]
     if backend != "hash":
         raise AppError(f"limit: only the hash backend is simulated, got {backend!r}")
-    max_calls = -1
-    if len(parts) > 3:
-        max_text = parts[3].split("/")[0]
-        max_calls = int(max_text) if max_text.lstrip("-").isdigit() else -1
+    max_calls, interval = -1, 0
+    if len(parts) > 3 and not parts[3].startswith("-"):
+        max_text, _, interval_text = parts[3].partition("/")
+        max_calls = max(0, _atoi(max_text))
+        interval = _atoi(interval_text)
+    xfer = parts[4] if len(parts) > 4 else "limit_exceeded"
+    if not _limit_incr_hash(ch, realm, resource, max_calls, interval):
+        if xfer.startswith("!"):
+            ch.hangup(xfer[1:])
+        else:
+            ch.transfer(xfer, parts[5] if len(parts) > 5 else "XML", parts[6] if len(parts) > 6 else None)
+
+
+def _atoi(text: str) -> int:
+    """C atoi(): the leading integer of the text, 0 when there is none (as the switch parses max)."""
+    match = re.match(r"\s*[-+]?\d+", text)
+    return int(match.group()) if match else 0
+
+
+def _limit_incr_hash(ch: Channel, realm: str, resource: str, max_calls: int, interval: int) -> bool:
+    """mod_hash limit_incr_hash: False when over the limit (nothing counted then)."""
     key = (realm, resource)
     holders = ch.core.limits.setdefault(key, set())
-    if ch.uuid not in holders and 0 <= max_calls <= len(holders):
-        ch.set_var("limit_rate", None)
-        if len(parts) > 4:
-            dest = parts[4]
-            ch.transfer(dest, parts[5] if len(parts) > 5 else "XML", parts[6] if len(parts) > 6 else None)
+    increment = ch.uuid not in holders  # a leg re-checking a resource it holds is not counted twice
+    rate = ch.core.limit_rates.setdefault(key, [0, 0])  # [rate_usage, last_check epoch s]
+    if interval > 0:
+        now = int(ch.core.clock.now())
+        if rate[1] <= now - interval:
+            rate[0], rate[1] = 1, now
         else:
-            ch.hangup("USER_BUSY")
-        return
-    holders.add(ch.uuid)
+            rate[0] += 1  # counted even when refused, as mod_hash does
+            if max_calls >= 0 and rate[0] > max_calls:
+                logger.info("limit: %s_%s exceeds the rate of %d/%ds", realm, resource, max_calls, interval)
+                return False
+    elif max_calls >= 0 and len(holders) + increment > max_calls:
+        logger.info("limit: %s_%s is already at its maximum (%d)", realm, resource, len(holders))
+        return False
+    if increment:
+        holders.add(ch.uuid)
+        ch.limits.append(("hash", realm, resource))
     ch.set_var("limit_realm", realm)
     ch.set_var("limit_id", resource)
-    ch.set_var(f"limit_usage_{realm}_{resource}", str(len(holders)))
-    ch.set_var("limit_usage", str(len(holders)))
-    ch.limits.append(("hash", realm, resource))
+    for name, value in (("limit_usage", len(holders)), ("limit_rate", rate[0])):
+        ch.set_var(name, str(value))
+        ch.set_var(f"{name}_{realm}_{resource}", str(value))
+    return True
 
 
 # --------------------------------------------------------------------------- bridge & socket

@@ -57,7 +57,8 @@ class SimCore:
         self.event_count = 0
         self._session_ids = 0
         self.sessions_since_startup = 0
-        self.limits: dict[tuple[str, str], set[str]] = {}
+        self.limits: dict[tuple[str, str], set[str]] = {}  # limit hash: legs holding (realm, resource)
+        self.limit_rates: dict[tuple[str, str], list[int]] = {}  # limit hash N/interval: [rate_usage, last_check]
         self.cdr_paths: list[Path] = []
         self.api_hooks: dict[str, Callable[..., str]] = {}
         self.callcenter: Any = None

@@ -184,6 +184,37 @@ def test_outbound_number_goes_out_through_the_trunk(switch) -> None:
     assert bridges and bridges[0].get("Other-Leg-Channel-Name") == "sofia/gateway/cmcc/+8613800138000"
 
 
+def test_outbound_call_is_refused_with_congestion_when_the_trunk_is_full(
+        fssim_factory, example_settings, serve: FakeServe, tmp_path: Path) -> None:
+    """The trunk's max_concurrent is the rendered `limit hash fscc_trunk_calls`: one call over it
+    is hung up with NORMAL_CIRCUIT_CONGESTION before any bridge, and the slot frees with the hangup."""
+    deploy = example_settings.deploy
+    trunks = {**deploy.trunks, "cmcc": dataclasses.replace(deploy.trunks["cmcc"], max_concurrent=1)}
+    settings = dataclasses.replace(example_settings, deploy=dataclasses.replace(deploy, trunks=trunks))
+    sim = fssim_factory(password=PASSWORD, dialplan=_render_for(settings, serve.port, tmp_path))
+    esl = EslClient(sim.esl_port)
+    try:
+        hotline = {"fscc_tenant": "hotline"}
+        talking = sim.place_call(destination="013800138000", context="fscc_agents", variables=hotline)
+        esl._wait(lambda: any(e.name == "CHANNEL_BRIDGE" and e.unique_id == talking for e in esl.events))
+        refused = sim.place_call(destination="013900139000", context="fscc_agents", variables=hotline)
+        assert esl.hangup_of(refused).get("Hangup-Cause") == "NORMAL_CIRCUIT_CONGESTION"
+        executed = esl.executed(refused)
+        assert ("limit", "hash fscc_trunk_calls cmcc 1 !NORMAL_CIRCUIT_CONGESTION") in executed
+        assert not [a for a in executed if a[0] == "bridge"]
+        sent = len(esl.replies)
+        esl.sock.sendall(commands.api("uuid_kill", talking))  # the caller's call ends: its slot frees
+        esl._wait(lambda: len(esl.replies) > sent)
+        assert esl.replies[sent].body.startswith(b"+OK"), esl.replies[sent].body
+        esl.hangup_of(talking)
+        freed = sim.place_call(destination="013900139000", context="fscc_agents", variables=hotline,
+                               hangup_after_s=3)
+        assert esl.hangup_of(freed, timeout_s=15).get("Hangup-Cause") == "NORMAL_CLEARING"
+        assert any(e.name == "CHANNEL_BRIDGE" and e.unique_id == freed for e in esl.events)
+    finally:
+        esl.close()
+
+
 @pytest.mark.parametrize("dialed", ["0044207946000", "+442079460000"])
 def test_international_number_is_refused_with_outgoing_call_barred(switch, dialed: str) -> None:
     sim, esl = switch

@@ -88,6 +88,33 @@ DIALPLAN = r"""<include>
         <action application="park"/>
       </condition>
     </extension>
+    <extension name="limit_exceeded">
+      <condition field="destination_number" expression="^limit_exceeded$">
+        <action application="set" data="exceeded=yes"/>
+        <action application="hangup" data="USER_BUSY"/>
+      </condition>
+    </extension>
+    <extension name="limited_cause">
+      <condition field="destination_number" expression="^limited_cause$">
+        <action application="limit" data="hash acd q2 1 !NORMAL_CIRCUIT_CONGESTION"/>
+        <action application="answer"/>
+        <action application="park"/>
+      </condition>
+    </extension>
+    <extension name="limited_xfer">
+      <condition field="destination_number" expression="^limited_xfer$">
+        <action application="limit" data="hash acd q3 1 landing XML t"/>
+        <action application="answer"/>
+        <action application="park"/>
+      </condition>
+    </extension>
+    <extension name="rated">
+      <condition field="destination_number" expression="^rated$">
+        <action application="limit" data="hash acd cps 2/20 !CALL_REJECTED"/>
+        <action application="answer"/>
+        <action application="hangup"/>
+      </condition>
+    </extension>
     <extension name="busy">
       <condition field="destination_number" expression="^busy$">
         <action application="respond" data="486 Busy Here"/>
@@ -255,13 +282,47 @@ def test_limit_hash_refuses_the_call_over_the_maximum(sim) -> None:
     first = sim.place_call(destination="limited", context="t")
     sim.wait_for(lambda: sim.find(first) is not None and sim.find(first).parked, 5)
     second = run_call(sim, "limited")
-    assert cdr_vars(sim, second)["hangup_cause"] == "USER_BUSY"
+    variables = cdr_vars(sim, second)  # no destination given: transferred to `limit_exceeded`
+    assert variables["hangup_cause"] == "USER_BUSY" and variables["exceeded"] == "yes"
     from fssim.api_commands import run_api
 
     assert run_api(sim, "limit_usage", "hash acd q1") == "1"
     sim.find(first).hangup()
     sim.wait_for(lambda: sim.find(first) is None, 5)
     assert run_api(sim, "limit_usage", "hash acd q1") == "0"  # released with the leg
+
+
+def test_limit_over_the_maximum_hangs_up_with_a_bang_cause_or_transfers(sim) -> None:
+    from fssim.api_commands import run_api
+
+    holders = [sim.place_call(destination=dest, context="t") for dest in ("limited_cause", "limited_xfer")]
+    sim.wait_for(lambda: all(sim.find(u) is not None and sim.find(u).parked for u in holders), 5)
+    refused = run_call(sim, "limited_cause")
+    variables = cdr_vars(sim, refused)
+    assert variables["hangup_cause"] == "NORMAL_CIRCUIT_CONGESTION"
+    assert "answer_stamp" not in variables and "landed" not in variables  # hung up on the spot
+    moved = run_call(sim, "limited_xfer")
+    variables = cdr_vars(sim, moved)
+    assert variables["landed"] == "yes" and variables["hangup_cause"] == "USER_BUSY"
+    assert run_api(sim, "limit_usage", "hash acd q2") == "1"  # the refused legs took nothing
+    for uuid in holders:
+        sim.find(uuid).hangup()
+    sim.wait_for(lambda: all(sim.find(u) is None for u in holders), 5)
+    assert run_api(sim, "limit_usage", "hash acd q2") == "0"
+    again = run_call(sim, "limited_cause", hangup_after_s=0.5)  # released: the next call gets through
+    assert cdr_vars(sim, again)["hangup_cause"] == "NORMAL_CLEARING"
+
+
+def test_limit_max_per_interval_is_a_rate_not_a_concurrency(sim) -> None:
+    """`2/20`: two calls per 20 s window, even though each is over before the next one comes."""
+    first, second, third = (run_call(sim, "rated") for _ in range(3))
+    assert [cdr_vars(sim, u)["hangup_cause"] for u in (first, second, third)] == \
+        ["NORMAL_CLEARING", "NORMAL_CLEARING", "CALL_REJECTED"]
+    assert cdr_vars(sim, second)["limit_rate"] == "2"
+    sim.clock.sleep(21)  # the window is over
+    fourth = run_call(sim, "rated")
+    variables = cdr_vars(sim, fourth)
+    assert variables["hangup_cause"] == "NORMAL_CLEARING" and variables["limit_rate"] == "1"
 
 
 def test_respond_refuses_without_answering(sim) -> None:
