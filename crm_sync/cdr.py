@@ -63,6 +63,12 @@ _TIME_VARS = {
     "bridge_us": ("bridge_uepoch", "bridged_time"),
     "end_us": ("end_uepoch", "hangup_time"),
 }
+#: every variable parse_cdr reads for every leg
+_READ_SET = frozenset(
+    ("uuid", "direction", "channel_name", "hold_accum_usec", "billmsec", "hangup_cause", "hangup_cause_q850",
+     "loopback_leg", "last_bridge_role")
+    + tuple(var_name for var_name, _ in _TIME_VARS.values()) + LINK_VARIABLES + _FSCC_VARS + _CC_VARS
+)
 
 
 class Outcome(str, enum.Enum):
@@ -130,6 +136,10 @@ class LegRecord:
         # deep-copies every nested tuple, and sorting the keys doubled the cost for nothing
         return _ENCODER.encode(dict(zip(_LEG_FIELDS, _LEG_VALUES(self), strict=True)))
 
+    def __reduce__(self) -> tuple:
+        # the fields only, not the cached variable dict: what the parse helper sends back
+        return (LegRecord, _LEG_VALUES(self))
+
     @classmethod
     def from_json(cls, text: str) -> LegRecord:
         data = json.loads(text)
@@ -158,8 +168,18 @@ def parse_cdr(raw: bytes | str, source: str, *, encoded_values: bool = True) -> 
     if not isinstance(variables, dict):
         raise CdrError(source, "no 'variables' object (is this a mod_json_cdr file?)")
     profile, times = _first_profile(doc, source)
+    # one pass over the variables this parser always reads (the present ones only: a leg has
+    # about 100 variables, we want 25): decoded once, looked up from a plain dict after that
+    found: dict[str, str] = {}
+    for name in _READ_SET.intersection(variables):
+        value = variables[name]
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise CdrError(source, f"variable {name!r} is not a string: {value!r}")
+        found[name] = unquote(value) if encoded_values and "%" in value else value
 
-    def var(name: str) -> str:
+    def var(name: str) -> str:  # the rarely read ones (caller profile fallbacks)
         value = variables.get(name)
         if value is None:
             return ""
@@ -167,36 +187,38 @@ def parse_cdr(raw: bytes | str, source: str, *, encoded_values: bool = True) -> 
             raise CdrError(source, f"variable {name!r} is not a string: {value!r}")
         return unquote(value) if encoded_values and "%" in value else value
 
-    uuid = var("uuid") or str(profile.get("uuid") or "")
+    get = found.get
+    uuid = get("uuid") or str(profile.get("uuid") or "")
     if not uuid:
         raise CdrError(source, "no leg uuid (variables.uuid and callflow caller_profile.uuid are both missing)")
     stamps: dict[str, int] = {}
     for field_name, (var_name, time_name) in _TIME_VARS.items():
-        text = var(var_name) or str(times.get(time_name) or "0")
+        text = get(var_name) or str(times.get(time_name) or "0")
         stamps[field_name] = _int(text, source, var_name)
     if stamps["start_us"] <= 0:
         raise CdrError(source, "start_uepoch is missing or zero: the leg has no start time")
     if stamps["end_us"] and stamps["end_us"] < stamps["start_us"]:
         raise CdrError(source, f"end_uepoch {stamps['end_us']} is before start_uepoch {stamps['start_us']}")
-    links = tuple(sorted({v for v in (var(n) for n in LINK_VARIABLES) if v and v != uuid}))
-    fscc = tuple(sorted((n, var(n)) for n in _FSCC_SET.intersection(variables) if variables[n] not in (None, "")))
-    cc = tuple(sorted((n, var(n)) for n in _CC_SET.intersection(variables) if variables[n] not in (None, "")))
+    links = tuple(sorted({v for n in LINK_VARIABLES if (v := get(n)) and v != uuid}))
+    # an empty value is no value (a decoded value is empty only when the raw one was)
+    fscc = tuple(sorted((n, v) for n in _FSCC_SET.intersection(found) if (v := found[n])))
+    cc = tuple(sorted((n, v) for n in _CC_SET.intersection(found) if (v := found[n])))
     record = LegRecord(
         uuid=uuid,
         source=source,
-        direction=var("direction") or str((doc.get("channel_data") or {}).get("direction") or ""),
-        channel_name=var("channel_name") or str(profile.get("chan_name") or ""),
+        direction=get("direction", "") or str((doc.get("channel_data") or {}).get("direction") or ""),
+        channel_name=get("channel_name", "") or str(profile.get("chan_name") or ""),
         caller_id_number=str(profile.get("caller_id_number") or var("caller_id_number")),
         caller_id_name=str(profile.get("caller_id_name") or var("caller_id_name")),
         ani=str(profile.get("ani") or var("ani")),
         destination_number=str(profile.get("destination_number") or var("destination_number")),
         context=str(profile.get("context") or ""),
-        hold_us=_int(var("hold_accum_usec") or "0", source, "hold_accum_usec"),
-        billsec_ms=_int(var("billmsec") or "0", source, "billmsec"),
-        hangup_cause=var("hangup_cause"),
-        hangup_cause_q850=var("hangup_cause_q850"),
-        loopback_leg=var("loopback_leg"),
-        last_bridge_role=var("last_bridge_role"),
+        hold_us=_int(get("hold_accum_usec") or "0", source, "hold_accum_usec"),
+        billsec_ms=_int(get("billmsec") or "0", source, "billmsec"),
+        hangup_cause=get("hangup_cause", ""),
+        hangup_cause_q850=get("hangup_cause_q850", ""),
+        loopback_leg=get("loopback_leg", ""),
+        last_bridge_role=get("last_bridge_role", ""),
         links=links,
         fscc=fscc,
         cc=cc,
@@ -247,16 +269,21 @@ def _float_var(leg: LegRecord, name: str) -> float | None:
         raise CdrError(leg.source, f"{name} is not a number: {text!r}") from None
 
 
+_NUMBER_VARS = (cdr_vars.ENQUEUED_AT, cdr_vars.OFFERED_AT, cdr_vars.ANSWERED_AT, cdr_vars.ABANDONED_AT,
+                cdr_vars.WRAPUP_END_AT, cdr_vars.WAIT_S, cdr_vars.RECORDING_DURATION_MS, cdr_vars.RECORDING_SIZE)
+
+
 def _validate_fscc(leg: LegRecord) -> None:
-    outcome = leg.var(cdr_vars.OUTCOME)
+    values = leg._vars
+    outcome = values.get(cdr_vars.OUTCOME)
     if outcome and outcome not in _FSCC_OUTCOMES:
         raise CdrError(leg.source, f"{cdr_vars.OUTCOME} is {outcome!r}, expected one of {', '.join(sorted(_FSCC_OUTCOMES))}")
-    tier = leg.var(cdr_vars.TIER)
+    tier = values.get(cdr_vars.TIER)
     if tier and not (tier.isdigit() and 1 <= int(tier) <= 7):
         raise CdrError(leg.source, f"{cdr_vars.TIER} is {tier!r}, expected 1..7")
-    for name in (cdr_vars.ENQUEUED_AT, cdr_vars.OFFERED_AT, cdr_vars.ANSWERED_AT, cdr_vars.ABANDONED_AT,
-                 cdr_vars.WRAPUP_END_AT, cdr_vars.WAIT_S, cdr_vars.RECORDING_DURATION_MS, cdr_vars.RECORDING_SIZE):
-        _float_var(leg, name)
+    for name in _NUMBER_VARS:
+        if name in values:
+            _float_var(leg, name)
 
 
 @dataclass(frozen=True)
@@ -404,6 +431,8 @@ def summarize_contact(legs: Iterable[LegRecord], *, short_abandon_s: float = 5.0
     agent_end = (agent_leg.end_us / 1e6) if agent_leg is not None and agent_leg.end_us else ended_at
     talk_s = max(0.0, agent_end - agent_answered_at - hold_s) if agent_answered_at is not None else 0.0
     acw_s = max(0.0, wrapup_end_at - agent_end) if wrapup_end_at is not None else 0.0
+    if wrapup_end_at is None:  # the usual case: the switch writes the CDR before the wrap-up ends
+        wrapup_end_at, acw_s = _planned_wrapup(legs)
 
     tier_text = _first_var(ordered, cdr_vars.TIER)
     queue = _first_var(ordered, cdr_vars.QUEUE) or _first_cc(ordered, "cc_queue")
@@ -448,6 +477,18 @@ def summarize_contact(legs: Iterable[LegRecord], *, short_abandon_s: float = 5.0
         callback_number=_first_var(ordered, cdr_vars.CALLBACK_NUMBER),
         leg_count=len(legs),
     )
+
+
+def _planned_wrapup(legs: Iterable[LegRecord]) -> tuple[float | None, float]:
+    """(end, seconds) of the after-call work fscc gave the agent who talked: the wrap-up timer
+    starts when the talk ends, so it ends `fscc_wrapup_s` after the bridged agent leg did. An
+    agent ready sooner ended it early; that is in the agent activity log, in no CDR."""
+    talked = [leg for leg in legs if leg.bridge_us and leg.end_us and leg.var(cdr_vars.WRAPUP_S)]
+    if not talked:
+        return None, 0.0
+    leg = max(talked, key=lambda leg: (leg.bridge_us, leg.uuid))
+    seconds = max(0.0, _float_var(leg, cdr_vars.WRAPUP_S) or 0.0)
+    return leg.end_us / 1e6 + seconds, seconds
 
 
 def _first_cc(legs: Iterable[LegRecord], name: str) -> str:

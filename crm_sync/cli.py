@@ -29,6 +29,7 @@ def options_from_settings(config: str | None, spool: str | None, db: str | None)
         archive_dir=crm.archive_dir,
         quarantine_dir=crm.quarantine_dir,
         recordings_dir=Path(settings.recordings_dir),
+        parse_helper_min_files=crm.parse_helper_min_files,
     )
 
 

@@ -2,7 +2,9 @@
 
 Order of work per batch, and why it converges after a crash at any point:
 
-1. read and parse the batch's files (pure; nothing changes);
+1. read and parse the batch's files (pure; nothing changes). A large spool is read by a
+   helper process one batch ahead (crm_sync/reader.py); it only reads, so where the parsing
+   happens changes nothing below;
 2. a file that cannot be parsed: write `<name>.reason` into quarantine/ (temp file + rename),
    then move the file there. A crash between the two leaves the file in the spool; the next
    run rewrites the same reason and moves it;
@@ -39,9 +41,10 @@ from pathlib import Path
 import peewee
 
 from crm_sync import store
-from crm_sync.cdr import LegRecord, parse_cdr
-from crm_sync.errors import CdrError, CrmDatabaseError, SyncConfigError
+from crm_sync.cdr import LegRecord
+from crm_sync.errors import CrmDatabaseError, SyncConfigError
 from crm_sync.models import MODELS, open_database
+from crm_sync.reader import HELPER_MIN_FILES, BatchReader, ReadResult
 from fs_scripts import cdr_vars
 
 logger = logging.getLogger(__name__)
@@ -63,6 +66,9 @@ class SyncOptions:
     # where recordings are: a recording the CDR names without its sha256 is hashed from here
     # (only files inside this directory are ever read); None: never read recordings
     recordings_dir: Path | None = None
+    # a spool with at least this many files is read and parsed by a helper process while this
+    # one writes the store (crm_sync/reader.py); None: always in this process
+    parse_helper_min_files: int | None = HELPER_MIN_FILES
 
     @property
     def archive(self) -> Path:
@@ -126,6 +132,12 @@ def pending_files(spool_dir: Path, settle_s: float = 0.0, now: float | None = No
     in the same batch and each contact is summarized and written once; by name (random UUIDs)
     most contacts would be split across batches and rewritten when their second leg arrives.
     The store's result does not depend on the order, only the work does."""
+    return [Path(path) for path in _pending_paths(spool_dir, settle_s, now)]
+
+
+def _pending_paths(spool_dir: Path, settle_s: float = 0.0, now: float | None = None) -> list[str]:
+    """`pending_files` as plain strings: the sync handles tens of thousands of them and never
+    needs more than open() and rename()."""
     now = time.time() if now is None else now
     files = []
     with os.scandir(spool_dir) as entries:
@@ -136,7 +148,8 @@ def pending_files(spool_dir: Path, settle_s: float = 0.0, now: float | None = No
             if settle_s and now - mtime / 1e9 < settle_s:
                 continue
             files.append((mtime, entry.name, entry.path))
-    return [Path(path) for _, _, path in sorted(files)]
+    files.sort()
+    return [path for _, _, path in files]
 
 
 def run_sync(options: SyncOptions) -> SyncReport:
@@ -156,45 +169,41 @@ def run_sync(options: SyncOptions) -> SyncReport:
         if not held:
             report.locked = True
             return report
-        db = open_database(options.db_url)
-        try:
-            with db.bind_ctx(MODELS):
-                contacts: set[int] = set()
-                files = pending_files(spool, options.settle_s)
-                for start in range(0, len(files), options.batch_size):
-                    _sync_batch(db, files[start:start + options.batch_size], options, report, contacts)
-                report.contacts = len(contacts)
-        finally:
-            db.close()
+        files = _pending_paths(spool, options.settle_s)
+        batches = [files[start:start + options.batch_size] for start in range(0, len(files), options.batch_size)]
+        helper = options.parse_helper_min_files is not None and len(files) >= options.parse_helper_min_files \
+            and (os.cpu_count() or 1) > 1
+        with BatchReader(batches, encoded_values=options.encoded_values, helper=helper) as reader:
+            db = open_database(options.db_url)
+            try:
+                with db.bind_ctx(MODELS):
+                    contacts: set[int] = set()
+                    for results in reader:
+                        _sync_batch(db, results, options, report, contacts)
+                    report.contacts = len(contacts)
+            finally:
+                db.close()
     report.seconds = time.monotonic() - started
     logger.info("%s in %.2fs", report.line(), report.seconds)
     return report
 
 
-def _sync_batch(db: peewee.Database, batch: list[Path], options: SyncOptions, report: SyncReport,
+def _sync_batch(db: peewee.Database, results: list[ReadResult], options: SyncOptions, report: SyncReport,
                 contacts: set[int]) -> None:
-    parsed: list[tuple[Path, LegRecord]] = []
-    for path in batch:
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            continue  # another process (a previous run's last moves) took it
-        except OSError as exc:
-            _quarantine(path, f"{path.name}: cannot read: {exc.strerror or exc}", options, report)
-            continue
-        try:
-            record = parse_cdr(raw, path.name, encoded_values=options.encoded_values)
-        except CdrError as exc:
-            _quarantine(path, str(exc), options, report)
-            continue
-        parsed.append((path, complete_recording(record, options.recordings_dir)))
+    parsed: list[tuple[str, LegRecord]] = []
+    for path, record, error in results:
+        if record is not None:
+            parsed.append((path, complete_recording(record, options.recordings_dir)))
+        elif error is not None:
+            _quarantine(path, error, options, report)
+        # neither: the file is gone (a previous run's last moves took it)
     if not parsed:
         return
     try:
         with db.atomic():
             result = store.apply_batch([r for _, r in parsed], short_abandon_s=options.short_abandon_s)
     except peewee.PeeweeException as exc:
-        raise CrmDatabaseError(f"writing a batch of {len(parsed)} legs ({parsed[0][0].name} ...): {exc}") from exc
+        raise CrmDatabaseError(f"writing a batch of {len(parsed)} legs ({os.path.basename(parsed[0][0])} ...): {exc}") from exc
     report.legs += result.new_legs
     report.duplicates += result.duplicates
     report.files += len(parsed)
@@ -256,11 +265,12 @@ def _move(path: Path, folder: Path | str) -> str:
     return target
 
 
-def _quarantine(path: Path, reason: str, options: SyncOptions, report: SyncReport) -> None:
+def _quarantine(path: Path | str, reason: str, options: SyncOptions, report: SyncReport) -> None:
     logger.warning("quarantined %s", reason)
     folder = options.quarantine
-    reason_file = folder / f"{path.name}.reason"
-    temp = folder / f".{path.name}.reason.tmp"
+    name = os.path.basename(path)
+    reason_file = folder / f"{name}.reason"
+    temp = folder / f".{name}.reason.tmp"
     temp.write_text(reason + "\n", encoding="utf-8")
     os.replace(temp, reason_file)
     try:
@@ -268,4 +278,4 @@ def _quarantine(path: Path, reason: str, options: SyncOptions, report: SyncRepor
     except FileNotFoundError:
         return
     report.quarantined += 1
-    report.quarantined_files.append(path.name)
+    report.quarantined_files.append(name)

@@ -38,8 +38,10 @@ def _make_spool(spool: Path, cdrs, captures_dir: Path) -> None:
     (spool / "zz-broken.cdr.json").write_text('{"variables": {"uuid": "x"}}')
 
 
-def _run(spool: Path, db_url: str) -> subprocess.Popen:
-    env = dict(os.environ, FSCC_CRM__SETTLE_S="0", FSCC_CRM__BATCH_SIZE=str(BATCH))
+def _run(spool: Path, db_url: str, helper: bool = False) -> subprocess.Popen:
+    """`helper`: read and parse in the helper process (crm_sync/reader.py), as large spools are."""
+    env = dict(os.environ, FSCC_CRM__SETTLE_S="0", FSCC_CRM__BATCH_SIZE=str(BATCH),
+               FSCC_CRM__PARSE_HELPER_MIN_FILES="0" if helper else "1000000")
     return subprocess.Popen([sys.executable, "-m", "crm_sync.cli", "--spool", str(spool), "--db", db_url],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
@@ -80,7 +82,7 @@ def test_kill_9_at_random_points_then_rerun_equals_one_clean_run(
         left = len(list(crashed.glob("*.cdr.json")))
         if left <= 2 * BATCH:
             break
-        proc = _run(crashed, second_db_url)
+        proc = _run(crashed, second_db_url, helper=kills % 2 == 0)
         jitter = 0.0
         if rng.random() < 0.2:  # during start-up, connect or migration
             stop_at = time.monotonic() + rng.uniform(0.0, clean_run_s / 3)
@@ -99,7 +101,7 @@ def test_kill_9_at_random_points_then_rerun_equals_one_clean_run(
         proc.stdout.close()
         proc.stderr.close()
     assert kills >= max_kills // 2, f"only {kills} kills landed"
-    proc = _run(crashed, second_db_url)
+    proc = _run(crashed, second_db_url, helper=True)
     proc.communicate(timeout=120)
     assert proc.returncode in (0, 1)
     assert _dump(second_db_url) == reference
