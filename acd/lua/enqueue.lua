@@ -45,8 +45,11 @@ redis.call("SADD", k_nodetasks(node), tid)
 count("tasks:pending")
 count("tasks:enqueued")
 place_at_step(tid, 1)
-enter_pending(tid)
+-- offered at once when a worker is free; only a task left waiting enters its pending set
+-- (most arrivals are answered at once: this spares them a ZADD and ZREM on that set)
+redis.call("ZADD", k_since(hget(tk, "queue")), num(enqueued_at), tid)
 match_task(tid)
+if hget(tk, "state") == "pending" then enter_pending(tid, true) end
 local out = {hget(tk, "state"), num(enqueued_at), resumed}
 for _, rid in ipairs(CREATED) do out[#out + 1] = rid end
 return out

@@ -152,12 +152,13 @@ local function set_activity(wid, new, reason)
   return cur
 end
 
--- place a pending task in its routing queue's pending set (its score is kept in the task)
-local function enter_pending(tid)
+-- place a pending task in its routing queue's pending set (its score is kept in the task);
+-- `waiting_only`: the task is already listed by enqueue time (enqueue does that before matching)
+local function enter_pending(tid, waiting_only)
   local tk = k_task(tid)
   local f = redis.call("HMGET", tk, "queue", "channel", "score", "enqueued_at")
   redis.call("ZADD", k_pending(f[1], f[2]), f[3], tid)
-  redis.call("ZADD", k_since(f[1]), f[4], tid)
+  if not waiting_only then redis.call("ZADD", k_since(f[1]), f[4], tid) end
 end
 
 local function leave_pending(tid)
@@ -175,7 +176,8 @@ local function reserve(tid, wid)
     redis.call("ZREM", k_pending(rq, ch), tid)
   end
   local rid = "r" .. redis.call("INCR", P .. "seq:res")
-  local timeout = hnum(k_cfg(rq), "reservation_timeout_s", 20)
+  local cfg = redis.call("HMGET", k_cfg(rq), "reservation_timeout_s", "strategy")
+  local timeout = tonumber(cfg[1]) or 20
   redis.call("HSET", k_res(rid), "task", tid, "worker", wid, "state", "pending", "created", num(NOW),
     "expires", num(NOW + timeout), "node", node, "channel", ch, "queue", rq)
   redis.call("ZADD", K_DEADLINES, num(NOW + timeout), rid)
@@ -185,7 +187,9 @@ local function reserve(tid, wid)
   redis.call("HINCRBY", wk, "used_total", 1)
   redis.call("HINCRBY", wk, "offers", 1)
   redis.call("SADD", k_wtasks(wid), tid)
-  redis.call("HSET", wk, "rr:" .. rq, redis.call("HINCRBY", k_cfg(rq), "rr", 1))
+  if cfg[2] == "round-robin" then  -- the turn counter only ranks workers of round-robin queues
+    redis.call("HSET", wk, "rr:" .. rq, redis.call("HINCRBY", k_cfg(rq), "rr", 1))
+  end
   redis.call("HSET", tk, "offered_at", num(NOW))
   count("reservations:created")
   sync_avail(wid)
