@@ -8,7 +8,8 @@ One process holds:
 - per tenant, the ACD router (Redis) with this node's offer inbox, and the voice gateway
   that a flow's `queue` node waits in (`fs_scripts.acd_voice`);
 - housekeeping greenlets: the node heartbeat (so other nodes can take over the reservations
-  of a dead one) and the router tick (reservation timeouts, wrap-up ends, break returns).
+  of a dead one) and the router tick (reservation timeouts, wrap-up ends, break returns), and
+  per tenant the follower of the agent activity stream (fs_scripts/activity_log.py).
 
 Why gevent throughout: a contact center is thousands of mostly idle calls; one greenlet per
 call keeps each flow a plain sequential program. `serve_command` monkey-patches before
@@ -273,12 +274,16 @@ class Service:
         return Path(self.settings.data_dir) / "agent-activity.jsonl"
 
     def _follow_activity(self) -> None:
-        """Agent state history for occupancy and the agents-by-state chart (fs_scripts/activity_log.py)."""
+        """Agent state history for occupancy and the agents-by-state chart: every transition of
+        every tenant's activity stream, logged and written to one file (fs_scripts/activity_log.py)."""
         from fs_scripts.activity_log import ActivityFollower
         from reports.source import ActivityLogWriter
 
         self._activity_writer = ActivityLogWriter(self.activity_log_path)
         self._activity = [ActivityFollower(router, self._activity_writer) for router in self.routers.values()]
+        for follower in self._activity:
+            follower.start()
+        self._extras.extend(self._activity)  # stopped before the writer they write to
         self._extras.append(self._activity_writer)
 
     def _housekeeping(self) -> None:
@@ -292,11 +297,6 @@ class Service:
                     router.tick()
                 except Exception:  # Redis away for a moment: keep beating, log it
                     logger.exception("housekeeping for tenant %s", tenant)
-            for follower in self._activity:
-                try:
-                    follower.poll()
-                except Exception:
-                    logger.exception("agent activity log")
             gevent.sleep(max(0.05, self.clock.wall_seconds(self.settings.serve.heartbeat_s)))
 
 

@@ -140,6 +140,11 @@ local function leave_avail(wid)
   end
 end
 
+-- Every activity change of every script goes through here, and each one is appended to the
+-- tenant's activity stream (P.."activity"), the history fs_scripts/activity_log.py follows:
+-- fields worker, from, to, reason, at (this script's NOW, never Redis TIME) and seq (1, 2, ...
+-- per tenant, so a reader that fell behind the trimming can say how many it lost). The
+-- stream is capped (MAXLEN ~): at least P.."activity:maxlen" entries (default 100000) are kept.
 local function set_activity(wid, new, reason)
   local wk = k_worker(wid)
   local cur = hget(wk, "activity") or "offline"
@@ -149,6 +154,9 @@ local function set_activity(wid, new, reason)
     count("workers:" .. cur, -1)
     count("workers:" .. new, 1)
   end
+  local cap = tonumber(redis.call("GET", P .. "activity:maxlen")) or 100000
+  redis.call("XADD", P .. "activity", "MAXLEN", "~", cap, "*", "worker", wid, "from", cur, "to", new,
+    "reason", reason or "", "at", num(NOW), "seq", redis.call("INCR", P .. "activity:seq"))
   return cur
 end
 
