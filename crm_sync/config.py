@@ -10,7 +10,9 @@ from fs_scripts.typed_config import check
 
 @dataclass(frozen=True)
 class CrmSettings:
-    batch_size: int = field(default=500, metadata=check(lambda v: v > 0, "a positive number of legs per transaction"))
+    # legs per transaction: each commit rewrites every index page the batch touched (random
+    # UUID keys), so bigger batches write less; a crash redoes at most one batch
+    batch_size: int = field(default=2000, metadata=check(lambda v: v > 0, "a positive number of legs per transaction"))
     # a caller who hangs up within this many seconds of queueing is short-abandoned (not counted against SL)
     short_abandon_s: float = field(default=5.0, metadata=check(lambda v: v >= 0, "zero or more seconds"))
     # files younger than this are left for the next run: mod_json_cdr may still be writing them

@@ -249,3 +249,15 @@ def test_locked_run_reports_in_json(spool: Path, db_url: str, captures_dir: Path
                                     env={"FSCC_CRM__SETTLE_S": "0"})
     out = json.loads(result.stdout)
     assert (result.exit_code, out["locked"], out["legs"], out["exit_code"]) == (0, True, 0, 0)
+
+
+def test_sync_connection_commits_to_disk_before_files_move(tmp_path: Path) -> None:
+    """A batch's COMMIT must survive a power cut before its files go to archive/: the sync's own
+    SQLite connection runs synchronous=FULL (fsync of the WAL per commit), journaling stays WAL."""
+    from crm_sync.sync import _tune_for_sync
+
+    db = open_database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    _tune_for_sync(db)
+    pragma = lambda name: db.execute_sql(f"PRAGMA {name}").fetchone()[0]  # noqa: E731
+    assert (pragma("synchronous"), pragma("journal_mode"), pragma("wal_autocheckpoint")) == (2, "wal", 10000)
+    db.close()
