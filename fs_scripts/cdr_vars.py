@@ -31,6 +31,11 @@ OFFERED_AT = "fscc_offered_at"
 ANSWERED_AT = "fscc_answered_at"
 ABANDONED_AT = "fscc_abandoned_at"
 WRAPUP_END_AT = "fscc_wrapup_end_at"
+# on an agent leg, set at origination: the after-call work the agent gets when the talk ends
+# (the task's queue's wrapup_s, in seconds). The switch writes the leg's CDR at hangup, before
+# the wrap-up ends, so crm_sync takes the wrap-up end as the leg's end + these seconds; an
+# agent who is ready sooner ends it early, which only the agent activity log records.
+WRAPUP_S = "fscc_wrapup_s"
 WAIT_S = "fscc_wait_s"
 RESERVATION_OUTCOME = "fscc_reservation_outcome"  # accepted, timeout, rejected, busy, rescinded
 CANCEL_REASON = "fscc_cancel_reason"  # caller-hangup, max-wait, exit-key, callback, ...

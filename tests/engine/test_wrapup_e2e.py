@@ -1,0 +1,162 @@
+"""Wrap-up end to end through fssim over TCP with `fscc serve`'s Service: the agent leg's CDR
+carries the queue's after-call work (fscc_wrapup_s, set at origination, since the switch writes
+the CDR at hangup, before any wrap-up ends), crm-sync gives the contact its ACW and wrap-up end,
+and the agent activity log holds the wrap-up's real start and end, once each (exact even when
+the agent ends the wrap-up early, which no CDR can say)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.parse
+from pathlib import Path
+
+import gevent
+import pytest
+
+from crm_sync.models import Contact, open_database
+from crm_sync.sync import SyncOptions, run_sync
+from fs_scripts import cdr_vars
+from fs_scripts.clock import make_clock
+from fs_scripts.service import Service
+from fs_scripts.settings import Settings
+from fssim.directory import AgentBehaviour
+from reports.source import read_activity_log
+
+SCALE = 20.0
+WRAPUP_S = 30.0
+
+FLOW = """\
+flow: queue_only
+tenant: default
+language: en
+start: agents
+nodes:
+  agents:
+    type: queue
+    queue: support
+    announce_every_s: 0
+    max_wait_s: 600
+    answered: goodbye
+    on_failed: goodbye
+    on_max_wait: goodbye
+  goodbye:
+    type: hangup
+"""
+
+
+def _settings(tmp_path: Path) -> Settings:
+    from acd.config import AcdSettings, AgentSettings, QueueSettings
+    from ivr_flows.config import IvrSettings
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "queue_only.yaml.j2").write_text(FLOW, encoding="utf-8")
+    acd = AcdSettings(agents={"bob": AgentSettings(name="Bob", extension="1002", skills={"support": 3})},
+                      queues={"support": QueueSettings(target="skills.support >= 1", wrapup_s=WRAPUP_S)})
+    return dataclasses.replace(
+        Settings(), data_dir=tmp_path / "data", spool_dir=tmp_path / "spool", recordings_dir=tmp_path / "rec",
+        acd=acd, ivr=IvrSettings(flows_dir=str(flows), default_flow="queue_only.yaml.j2"),
+    )
+
+
+def _dialplan(directory: Path, port: int) -> Path:
+    path = directory / "dialplan.xml"
+    path.write_text(f"""<include>
+  <context name="public">
+    <extension name="to_engine">
+      <condition field="destination_number" expression="^5000$">
+        <action application="set" data="fscc_tenant=default"/>
+        <action application="socket" data="127.0.0.1:{port} async full"/>
+      </condition>
+    </extension>
+  </context>
+</include>
+""", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path: Path, redis_client, fssim_factory):
+    clock = make_clock("fast", scale=SCALE)
+    settings = _settings(tmp_path)
+    database = open_database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    service = Service(settings, clock, redis_client=redis_client, database=database, node_id="e2e",
+                      listen_port=0).listen()
+    sim = fssim_factory(dialplan=_dialplan(tmp_path, service.address[1]), clock=clock,
+                        spool_dir=settings.spool_dir, users=["1002"])
+    service.settings = dataclasses.replace(settings, esl=dataclasses.replace(settings.esl, port=sim.esl_port))
+    service.connect()
+    yield service, sim, settings, clock
+    service.stop()
+
+
+def _cdr(spool: Path, uuid: str) -> dict[str, str]:
+    data = json.loads((spool / f"{uuid}.cdr.json").read_text())
+    return {k: urllib.parse.unquote(v) for k, v in data["variables"].items()}
+
+
+def _talk(service, sim, number: str) -> tuple[str, str]:
+    """One call answered by Bob and ended by the caller; returns (caller uuid, agent leg uuid)."""
+    caller = sim.place_call(destination="5000", caller_id_number=number, context="public")
+    bridged = []
+    sim.wait_for(lambda: bridged.extend(e.get("Other-Leg-Unique-ID") for e in sim.events
+                                        if e.name == "CHANNEL_BRIDGE" and e.get("Unique-ID") == caller) or bridged,
+                 timeout_s=15)
+    gevent.sleep(0.1)
+    sim.channels[caller].hangup("NORMAL_CLEARING")
+    sim.wait_for(lambda: not sim.channels, timeout_s=10)
+    return caller, bridged[0]
+
+
+def _bob(service) -> list[tuple[str, float]]:
+    return [(c.activity, c.at) for c in read_activity_log(service.activity_log_path) if c.agent == "bob"]
+
+
+def test_the_cdr_carries_the_wrap_up_and_the_activity_log_its_real_end(engine) -> None:
+    service, sim, settings, clock = engine
+    router = service.routers["default"]
+    sim.set_agent("1002", AgentBehaviour(answer_after_s=0.5))
+    router.set_registered("bob", True)
+    router.ready("bob")
+
+    first, first_agent = _talk(service, sim, "13800138000")
+    # the timer ends the first wrap-up (tick, from the housekeeping loop): Bob is offered again
+    sim.wait_for(lambda: [a for a, _ in _bob(service)][-2:] == ["wrap-up", "available"], timeout_s=15)
+    second, second_agent = _talk(service, sim, "13900139000")
+    sim.wait_for(lambda: router.worker_state("bob")["activity"] == "wrap-up", timeout_s=10)
+    early = clock.now()
+    router.ready("bob")  # done with the notes before the timer: ends the wrap-up early
+    sim.wait_for(lambda: len(_bob(service)) == 5, timeout_s=10)
+    sim.wait_for(lambda: service.stats.calls_finished == 2, timeout_s=10)
+
+    # the activity log: each transition once, the wrap-ups' true starts and ends
+    log = _bob(service)
+    assert [a for a, _ in log] == ["available", "wrap-up", "available", "wrap-up", "available"]
+    wrap1, end1, wrap2, end2 = (at for _, at in log[1:])
+    assert end1 - wrap1 == pytest.approx(WRAPUP_S, abs=2 * service.settings.serve.heartbeat_s + 1)
+    assert end1 - wrap1 >= WRAPUP_S
+    assert end2 == pytest.approx(early, abs=1.0) and end2 - wrap2 < WRAPUP_S / 2
+
+    # the agent legs' CDRs: the queue's after-call work, set at origination
+    leg_end = {}
+    for agent_leg in (first_agent, second_agent):
+        leg = _cdr(settings.spool_dir, agent_leg)
+        assert leg[cdr_vars.AGENT] == "bob" and leg[cdr_vars.WRAPUP_S] == "30.000"
+        assert cdr_vars.WRAPUP_END_AT not in leg  # nothing can stamp it before the switch writes the CDR
+        leg_end[agent_leg] = int(leg["end_uepoch"]) / 1e6
+
+    report = run_sync(SyncOptions(spool_dir=settings.spool_dir,
+                                  db_url=f"sqlite:///{settings.data_dir.parent / 'crm.sqlite3'}",
+                                  recordings_dir=settings.recordings_dir))
+    assert report.quarantined == 0
+    database = open_database(f"sqlite:///{settings.data_dir.parent / 'crm.sqlite3'}")
+    with database.bind_ctx([Contact]):
+        contacts = {c.ani: c for c in Contact.select()}
+    for number, agent_leg in (("13800138000", first_agent), ("13900139000", second_agent)):
+        contact = contacts[number]
+        assert contact.outcome == "answered" and contact.agent == "bob"
+        assert contact.acw_s == WRAPUP_S
+        assert contact.wrapup_end_at == pytest.approx(leg_end[agent_leg] + WRAPUP_S, abs=0.001)
+    # the timer-ended wrap-up: the CDR's planned end is the log's end (within a housekeeping tick)
+    assert contacts["13800138000"].wrapup_end_at == pytest.approx(end1, abs=2 * service.settings.serve.heartbeat_s + 1)
