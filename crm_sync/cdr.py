@@ -132,13 +132,19 @@ class LegRecord:
         return self.answer_us > 0
 
     def to_json(self) -> str:
-        # a flat dict of the fields in declaration order (tuples become lists): dataclasses.asdict
-        # deep-copies every nested tuple, and sorting the keys doubled the cost for nothing
-        return _ENCODER.encode(dict(zip(_LEG_FIELDS, _LEG_VALUES(self), strict=True)))
+        # computed once (the parse helper computes it, see __reduce__); a flat dict of the fields
+        # in declaration order (tuples become lists): dataclasses.asdict deep-copies every nested
+        # tuple, and sorting the keys doubled the cost for nothing
+        text = self.__dict__.get("_json")
+        if text is None:
+            text = self.__dict__["_json"] = _ENCODER.encode(dict(zip(_LEG_FIELDS, _LEG_VALUES(self), strict=True)))
+        return text
 
     def __reduce__(self) -> tuple:
-        # the fields only, not the cached variable dict: what the parse helper sends back
-        return (LegRecord, _LEG_VALUES(self))
+        # what the parse helper (crm_sync/reader.py) sends: the fields and the JSON text the
+        # store writes, so that the process writing the store neither encodes it nor runs the
+        # frozen __init__ again; not the cached variable dict (rebuilt on first use)
+        return (_rebuild_leg, (_LEG_VALUES(self), self.to_json()))
 
     @classmethod
     def from_json(cls, text: str) -> LegRecord:
@@ -147,6 +153,13 @@ class LegRecord:
         data["fscc"] = tuple(tuple(p) for p in data["fscc"])
         data["cc"] = tuple(tuple(p) for p in data["cc"])
         return cls(**data)
+
+
+def _rebuild_leg(values: tuple, text: str) -> LegRecord:
+    leg = object.__new__(LegRecord)
+    leg.__dict__.update(zip(_LEG_FIELDS, values, strict=True))
+    leg.__dict__["_json"] = text
+    return leg
 
 
 _LEG_FIELDS = tuple(f.name for f in fields(LegRecord))
@@ -360,14 +373,6 @@ class ContactSummary:
     leg_count: int
 
 
-def _first_var(legs: Iterable[LegRecord], name: str) -> str:
-    for leg in legs:
-        value = leg.var(name)
-        if value:
-            return value
-    return ""
-
-
 def _first_float(legs: Iterable[LegRecord], name: str) -> float | None:
     for leg in legs:
         value = _float_var(leg, name)
@@ -407,19 +412,23 @@ def summarize_contact(legs: Iterable[LegRecord], *, short_abandon_s: float = 5.0
     caller = _pick_caller_leg(legs)
     agent_leg = _pick_agent_leg(legs, caller)
     ordered = [caller] + [leg for leg in legs if leg is not caller]  # the caller's own variables win
+    # each variable's first non-empty value in that order, looked up once per name below
+    first: dict[str, str] = {}
+    for leg in reversed(ordered):
+        first.update({k: v for k, v in leg._vars.items() if v})
 
     started_at = min(leg.start_us for leg in legs) / 1e6
     ended_at = max((leg.end_us for leg in legs), default=0) / 1e6 or started_at
     answered_at = caller.answer_us / 1e6 if caller.answered else None
-    enqueued_at = _first_float(ordered, cdr_vars.ENQUEUED_AT) or _first_float_cc(ordered, "cc_queue_joined_epoch")
-    agent_answered_at = _first_float(ordered, cdr_vars.ANSWERED_AT) or _first_float_cc(ordered, "cc_queue_answered_epoch")
+    enqueued_at = _first_float_of(first, ordered, cdr_vars.ENQUEUED_AT) or _float_or_none(first.get("cc_queue_joined_epoch"))
+    agent_answered_at = _first_float_of(first, ordered, cdr_vars.ANSWERED_AT) or _float_or_none(first.get("cc_queue_answered_epoch"))
     if agent_answered_at is None and agent_leg is not None and agent_leg.answered:
         agent_answered_at = (agent_leg.bridge_us or agent_leg.answer_us) / 1e6
-    abandoned_at = _first_float(ordered, cdr_vars.ABANDONED_AT) or _first_float_cc(ordered, "cc_queue_canceled_epoch")
-    wrapup_end_at = _first_float(ordered, cdr_vars.WRAPUP_END_AT)
+    abandoned_at = _first_float_of(first, ordered, cdr_vars.ABANDONED_AT) or _float_or_none(first.get("cc_queue_canceled_epoch"))
+    wrapup_end_at = _first_float_of(first, ordered, cdr_vars.WRAPUP_END_AT)
     hold_s = max(leg.hold_us for leg in legs) / 1e6
 
-    wait_s = _first_float(ordered, cdr_vars.WAIT_S)
+    wait_s = _first_float_of(first, ordered, cdr_vars.WAIT_S)
     if wait_s is None:
         if enqueued_at is not None:
             wait_s = (agent_answered_at or abandoned_at or ended_at) - enqueued_at
@@ -433,15 +442,13 @@ def summarize_contact(legs: Iterable[LegRecord], *, short_abandon_s: float = 5.0
     acw_s = max(0.0, wrapup_end_at - agent_end) if wrapup_end_at is not None else 0.0
     if wrapup_end_at is None:  # the usual case: the switch writes the CDR before the wrap-up ends
         wrapup_end_at, acw_s = _planned_wrapup(legs)
-    if wrapup_end_at is None:  # the usual case: the switch writes the CDR before the wrap-up ends
-        wrapup_end_at, acw_s = _planned_wrapup(legs)
 
-    tier_text = _first_var(ordered, cdr_vars.TIER)
-    queue = _first_var(ordered, cdr_vars.QUEUE) or _first_cc(ordered, "cc_queue")
-    agent = _first_var(ordered, cdr_vars.AGENT) or _first_cc(ordered, "cc_agent")
-    flow = _first_var(ordered, cdr_vars.FLOW)
+    tier_text = first.get(cdr_vars.TIER, "")
+    queue = first.get(cdr_vars.QUEUE, "") or first.get("cc_queue", "")
+    agent = first.get(cdr_vars.AGENT, "") or first.get("cc_agent", "")
+    flow = first.get(cdr_vars.FLOW, "")
     outcome = _classify(
-        legs, caller, fscc_outcome=_first_var(ordered, cdr_vars.OUTCOME), cc_cause=_first_cc(ordered, "cc_cause"),
+        legs, caller, fscc_outcome=first.get(cdr_vars.OUTCOME, ""), cc_cause=first.get("cc_cause", ""),
         enqueued=enqueued_at is not None, agent_answered=agent_answered_at is not None, flow=flow,
         wait_s=wait_s, short_abandon_s=short_abandon_s,
     )
@@ -449,18 +456,18 @@ def summarize_contact(legs: Iterable[LegRecord], *, short_abandon_s: float = 5.0
         key=legs[0].uuid if len(legs) == 1 else min(leg.uuid for leg in legs),
         caller_leg=caller.uuid,
         agent_leg=agent_leg.uuid if agent_leg else None,
-        tenant=_first_var(ordered, cdr_vars.TENANT) or "default",
-        channel=_first_var(ordered, cdr_vars.CHANNEL) or "voice",
+        tenant=first.get(cdr_vars.TENANT, "") or "default",
+        channel=first.get(cdr_vars.CHANNEL, "") or "voice",
         direction="inbound" if caller.direction == "inbound" else "outbound",
         ani=caller.caller_id_number or caller.ani,
         dnis=caller.destination_number,
         flow=flow,
-        flow_path=_first_var(ordered, cdr_vars.PATH),
+        flow_path=first.get(cdr_vars.PATH, ""),
         queue=queue,
         agent=agent,
-        customer_id=_first_var(ordered, cdr_vars.CUSTOMER_ID),
+        customer_id=first.get(cdr_vars.CUSTOMER_ID, ""),
         tier=int(tier_text) if tier_text else None,
-        authenticated=_first_var(ordered, cdr_vars.AUTHENTICATED) == "true",
+        authenticated=first.get(cdr_vars.AUTHENTICATED, "") == "true",
         started_at=started_at,
         answered_at=answered_at,
         enqueued_at=enqueued_at,
@@ -474,9 +481,9 @@ def summarize_contact(legs: Iterable[LegRecord], *, short_abandon_s: float = 5.0
         acw_s=round(acw_s, 3),
         outcome=outcome,
         hangup_cause=caller.hangup_cause,
-        disposition=_first_var(ordered, cdr_vars.DISPOSITION),
-        work_order_id=_first_var(ordered, cdr_vars.WORK_ORDER_ID),
-        callback_number=_first_var(ordered, cdr_vars.CALLBACK_NUMBER),
+        disposition=first.get(cdr_vars.DISPOSITION, ""),
+        work_order_id=first.get(cdr_vars.WORK_ORDER_ID, ""),
+        callback_number=first.get(cdr_vars.CALLBACK_NUMBER, ""),
         leg_count=len(legs),
     )
 
@@ -493,32 +500,23 @@ def _planned_wrapup(legs: Iterable[LegRecord]) -> tuple[float | None, float]:
     return leg.end_us / 1e6 + seconds, seconds
 
 
-def _planned_wrapup(legs: Iterable[LegRecord]) -> tuple[float | None, float]:
-    """(end, seconds) of the after-call work fscc gave the agent who talked: the wrap-up timer
-    starts when the talk ends, so it ends `fscc_wrapup_s` after the bridged agent leg did. An
-    agent ready sooner ended it early; that is in the agent activity log, in no CDR."""
-    talked = [leg for leg in legs if leg.bridge_us and leg.end_us and leg.var(cdr_vars.WRAPUP_S)]
-    if not talked:
-        return None, 0.0
-    leg = max(talked, key=lambda leg: (leg.bridge_us, leg.uuid))
-    seconds = max(0.0, _float_var(leg, cdr_vars.WRAPUP_S) or 0.0)
-    return leg.end_us / 1e6 + seconds, seconds
-
-
-def _first_cc(legs: Iterable[LegRecord], name: str) -> str:
-    for leg in legs:
-        value = leg.var(name)
-        if value:
-            return value
-    return ""
-
-
-def _first_float_cc(legs: Iterable[LegRecord], name: str) -> float | None:
-    text = _first_cc(legs, name)
+def _float_or_none(text: str | None) -> float | None:
     try:
         return float(text) if text else None
     except ValueError:
         return None
+
+
+def _first_float_of(first: Mapping[str, str], ordered: list[LegRecord], name: str) -> float | None:
+    """`_first_float(ordered, name)` from the merged first values; the legs only to name the
+    one whose value is not a number."""
+    text = first.get(name)
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return _first_float(ordered, name)  # raises CdrError naming that leg
 
 
 def _classify(
