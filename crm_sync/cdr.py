@@ -283,7 +283,8 @@ def _float_var(leg: LegRecord, name: str) -> float | None:
 
 
 _NUMBER_VARS = (cdr_vars.ENQUEUED_AT, cdr_vars.OFFERED_AT, cdr_vars.ANSWERED_AT, cdr_vars.ABANDONED_AT,
-                cdr_vars.WRAPUP_END_AT, cdr_vars.WAIT_S, cdr_vars.RECORDING_DURATION_MS, cdr_vars.RECORDING_SIZE)
+                cdr_vars.WRAPUP_END_AT, cdr_vars.WRAPUP_S, cdr_vars.WAIT_S, cdr_vars.RECORDING_DURATION_MS,
+                cdr_vars.RECORDING_SIZE)
 
 
 def _validate_fscc(leg: LegRecord) -> None:
@@ -381,17 +382,22 @@ def _first_float(legs: Iterable[LegRecord], name: str) -> float | None:
     return None
 
 
+#: a leg with any of these fscc variables is one fscc handled (ranked first as the caller)
+_CALLER_MARKS = frozenset({cdr_vars.TENANT, cdr_vars.FLOW, cdr_vars.OUTCOME})
+
+
 def _pick_caller_leg(legs: list[LegRecord]) -> LegRecord:
     """The customer's leg: the one fscc put its variables on, else mod_callcenter's member leg,
     else the inbound leg whose loopback half originated the bridge, else the earliest inbound leg."""
+    if len(legs) == 1:
+        return legs[0]
     by_uuid = {leg.uuid: leg for leg in legs}
 
     def rank(leg: LegRecord) -> tuple:
-        has_fscc = any(k in (cdr_vars.TENANT, cdr_vars.FLOW, cdr_vars.OUTCOME) for k, _ in leg.fscc)
+        has_fscc = not _CALLER_MARKS.isdisjoint(leg._vars)
         member = leg.var("cc_side") == "member"
-        partner_originated = any(
-            by_uuid[u].last_bridge_role == "originator" for u in leg.links if u in by_uuid and leg.loopback_leg == "B"
-        ) or leg.last_bridge_role == "originator"
+        partner_originated = leg.last_bridge_role == "originator" or (leg.loopback_leg == "B" and any(
+            by_uuid[u].last_bridge_role == "originator" for u in leg.links if u in by_uuid))
         return (not has_fscc, not member, leg.direction != "inbound", not partner_originated, leg.start_us, leg.uuid)
 
     return min(legs, key=rank)
