@@ -228,3 +228,49 @@ def test_malformed_and_illegal_entries_are_logged_as_errors(make_router, follow,
     assert "a: offline -> wrap-up is not in the worker transition table" in errors[1]
     assert follower.invalid == 2
     assert _lines(log_path) == [("a", "wrap-up", 0.0)]  # it happened in Redis: the file says so
+
+
+_PATCHED = r"""
+import json, sys, time
+from gevent import monkey
+monkey.patch_all()
+import gevent, redis
+from acd.config import AcdSettings, AgentSettings
+from acd.router import Router
+from fs_scripts.activity_log import ActivityFollower
+from fs_scripts.clock import Clock
+from reports.source import ActivityLogWriter
+
+socket_file, log = sys.argv[1], sys.argv[2]
+router = Router(redis.Redis(unix_socket_path=socket_file), AcdSettings(agents={"a": AgentSettings(extension="1001")}),
+                Clock(), "default", "patched")
+router.sync_config()
+writer = ActivityLogWriter(log)
+follower = ActivityFollower(router, writer)
+follower.start()
+gevent.sleep(0.2)  # the follower now waits in XREAD BLOCK
+blocked = any(c.get("cmd") == "xread" and "b" in c.get("flags", "") for c in router.client.client_list())
+other = gevent.spawn(lambda: [gevent.sleep(0.01) for _ in range(50)])  # the hub keeps turning meanwhile
+router.login("a")
+router.ready("a")
+deadline = time.monotonic() + 5
+while follower.written < 2 and time.monotonic() < deadline:
+    gevent.sleep(0.01)
+other.join(timeout=2)
+follower.stop()
+writer.close()
+print(json.dumps({"written": follower.written, "other_done": other.successful(), "blocked": blocked}))
+"""
+
+
+def test_under_gevent_patching_the_follower_blocks_in_xread_without_freezing_the_hub(
+        redis_server, redis_client, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    log = tmp_path / "patched.jsonl"
+    proc = subprocess.run([sys.executable, "-c", _PATCHED, redis_server.socket_file, str(log)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"written": 2, "other_done": True, "blocked": True}
+    assert [(c.agent, c.activity) for c in read_activity_log(log)] == [("a", "break"), ("a", "available")]
