@@ -172,7 +172,7 @@ def run_sync(options: SyncOptions) -> SyncReport:
         files = _pending_paths(spool, options.settle_s)
         batches = [files[start:start + options.batch_size] for start in range(0, len(files), options.batch_size)]
         helper = options.parse_helper_min_files is not None and len(files) >= options.parse_helper_min_files \
-            and (os.cpu_count() or 1) > 1
+            and _usable_cpus() > 1
         with BatchReader(batches, encoded_values=options.encoded_values, helper=helper) as reader:
             db = open_database(options.db_url)
             try:
@@ -187,6 +187,14 @@ def run_sync(options: SyncOptions) -> SyncReport:
     report.seconds = time.monotonic() - started
     logger.info("%s in %.2fs", report.line(), report.seconds)
     return report
+
+
+def _usable_cpus() -> int:
+    """CPUs this process may run on (a container's cpuset, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _tune_for_sync(db: peewee.Database) -> None:
