@@ -265,6 +265,22 @@ def _content_length(block: bytes) -> int:
     return length
 
 
+_LENGTHS: dict[bytes, int] = {}  # Content-Length digits -> int; event sizes repeat
+
+
+def _parse_length(raw_length: bytes, context: bytes) -> int:
+    """A leading `Content-Length: ` value, checked; remembered (up to 8192 of them) because
+    int() of bytes costs more than a dict lookup and the switch's event sizes repeat."""
+    if not raw_length.isdigit():
+        raise FrameError(f"bad Content-Length {raw_length[:40]!r} in {context!r}")
+    length = int(raw_length)
+    if length > MAX_BODY_BYTES:
+        raise FrameError(f"Content-Length {length} exceeds the {MAX_BODY_BYTES}-byte limit")
+    if len(_LENGTHS) < 8192:
+        _LENGTHS[raw_length] = length
+    return length
+
+
 _PLAIN_EVENT_HEAD = b"Content-Type: text/event-plain\n\n"
 _JSON_EVENT_HEAD = b"Content-Type: text/event-json\n\n"
 
@@ -360,11 +376,9 @@ class FrameReader:
                 if nl < 0:
                     break
                 raw_length = data[pos + 16:nl]
-                if not raw_length.isdigit():
-                    raise FrameError(f"bad Content-Length {raw_length[:40]!r} in {data[pos:pos + 120]!r}")
-                length = int(raw_length)
-                if length > MAX_BODY_BYTES:
-                    raise FrameError(f"Content-Length {length} exceeds the {MAX_BODY_BYTES}-byte limit")
+                length = _LENGTHS.get(raw_length)
+                if length is None:
+                    length = _parse_length(raw_length, data[pos:pos + 120])
                 kind = None
                 head = data[nl + 1:nl + 33]
                 if head == _PLAIN_EVENT_HEAD:
@@ -496,6 +510,7 @@ class Event:
 
 
 _CL_LINE = b"\nContent-Length: "
+_EVENT_NAMES: dict[bytes, str] = {}  # raw Event-Name value -> decoded
 _VAR_KEYS: dict[str, tuple[bytes, bytes, str]] = {}  # variable name -> (start key, line key, header name)
 
 
@@ -534,8 +549,12 @@ class PlainEvent(Event):
             self._first = b"Event-Name: "
             end = raw.find(b"\n", 12)
             value = raw[12:end] if end >= 0 else raw[12:]
-            text = value.decode("utf-8", "surrogateescape")
-            self.name = url_decode(text) if "%" in text else text
+            name = _EVENT_NAMES.get(value)
+            if name is None:
+                name = _decode_raw(value)
+                if len(_EVENT_NAMES) < 1024:  # the switch has ~100 event names
+                    _EVENT_NAMES[value] = name
+            self.name = name
         else:
             nl = raw.find(b"\n")
             colon = raw.find(b": ", 0, len(raw) if nl < 0 else nl)
@@ -593,7 +612,7 @@ class PlainEvent(Event):
             start = pos + len(line_key)
         end = raw.find(b"\n", start)
         value = raw[start:end] if end >= 0 else raw[start:]
-        if b"%" in value:
+        if 37 in value:  # b"%"; an int operand skips bytes.__contains__'s slow path
             return url_decode(value.decode("utf-8", "surrogateescape"))
         return value.decode("utf-8", "surrogateescape")
 
@@ -627,11 +646,16 @@ class PlainEvent(Event):
         # _value() inlined: handlers read this on every event.
         raw = self._raw
         pos = raw.find(b"\nUnique-ID: ")
-        if pos < 0 or self._first == b"Unique-ID: " or not (pos < self._clean or self._in_block(pos)):
+        if pos < 0 or self._first == b"Unique-ID: ":
             return self._value(b"Unique-ID: ", b"\nUnique-ID: ", "Unique-ID", None)
+        if pos >= self._clean:  # _in_block(), inlined
+            if self._hend < 0 and raw.find(_CL_LINE, self._clean, pos + 17) < 0:
+                self._clean = pos
+            elif not self._in_block(pos):
+                return self._value(b"Unique-ID: ", b"\nUnique-ID: ", "Unique-ID", None)
         end = raw.find(b"\n", pos + 12)
         value = raw[pos + 12:end] if end >= 0 else raw[pos + 12:]
-        if b"%" in value:
+        if 37 in value:  # b"%"; an int operand skips bytes.__contains__'s slow path
             return url_decode(value.decode("utf-8", "surrogateescape"))
         return value.decode("utf-8", "surrogateescape")
 
