@@ -6,7 +6,8 @@ task, free a worker, accept, time out) runs as one script, so Redis serializes t
 Python code reads state and writes it back. Each script lives in `acd/lua/<name>.lua` with
 a header naming KEYS and ARGV (as redis-py's `lock.py` does); `lib.lua` holds the shared
 functions and the transition tables are rendered from `acd/model.py`, so the rules are
-written once. Scripts are registered once per client (redis-py `Script`, which reloads on
+written once (each script carries only the definitions it reaches: `used_definitions`).
+Scripts are registered once per client (redis-py `Script`, which reloads on
 NOSCRIPT after a server restart or SCRIPT FLUSH).
 
 Time: every script gets `now` from `fs_scripts.clock.Clock` as ARGV[1], never Redis TIME.
@@ -60,11 +61,53 @@ def tenant_prefix(tenant: str) -> str:
 
 @functools.cache
 def script_source(name: str) -> str:
-    """The full text sent to Redis: transition tables, lib.lua, then the script."""
+    """The full text sent to Redis: transition tables, the parts of lib.lua the script uses,
+    then the script."""
     lua = resources.files("acd") / "lua"
     lib = (lua / "lib.lua").read_text(encoding="utf-8")
     body = (lua / f"{name}.lua").read_text(encoding="utf-8")
-    return f"-- acd/lua/{name}.lua (with lib.lua)\n{lua_transition_tables()}{lib}\n{body}\n"
+    prelude = lua_transition_tables() + lib
+    return f"-- acd/lua/{name}.lua (with lib.lua)\n{used_definitions(prelude, body)}\n{body}\n"
+
+
+_TOP_LOCAL = re.compile(r"^local (?:function )?([A-Za-z_]\w*)")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def used_definitions(prelude: str, body: str) -> str:
+    """The top-level `local` definitions of `prelude` that `body` reaches, in their order.
+
+    Why: Redis 6.2 runs a script's whole text on every call, so each `local function` of
+    lib.lua becomes a new closure per call, garbage that Redis's Lua collector sweeps in one
+    step every 50 scripts (LUA_GC_CYCLE_PERIOD in scripting.c), stalling whatever script
+    it lands in. A script that creates only the closures it calls keeps that step short.
+    A definition is a run of lines from a column-0 `local` (with the comment lines just
+    above it) to the next one; what it references is read with comments removed.
+    """
+    chunks: list[tuple[str | None, list[str]]] = [(None, [])]
+    comments: list[str] = []  # comment lines just above the next definition
+    for line in prelude.splitlines(keepends=True):
+        match = _TOP_LOCAL.match(line)
+        if match:
+            chunks.append((match.group(1), comments + [line]))
+            comments = []
+        elif line.startswith("--"):
+            comments.append(line)
+        else:
+            chunks[-1][1].extend(comments + [line])
+            comments = []
+    defined = {name: i for i, (name, _) in enumerate(chunks) if name}
+    keep: set[int] = set()
+    todo = [_COMMENT.sub("", body)]
+    while todo:
+        for word in set(_NAME.findall(todo.pop())):
+            i = defined.get(word)
+            if i is not None and i not in keep:
+                keep.add(i)
+                todo.append(_COMMENT.sub("", "".join(chunks[i][1])))
+    return "".join("".join(lines) for i, (name, lines) in enumerate(chunks) if name and i in keep)
+
 
 
 def translate_error(exc: redis.ResponseError) -> AcdError:

@@ -1,5 +1,7 @@
 -- lib.lua: the functions every ACD script shares. Not a script by itself: store.py loads
--- each script as  <transition tables rendered from acd/model.py> .. lib.lua .. <script>.
+-- each script as  <transition tables rendered from acd/model.py> .. lib.lua .. <script>,
+-- keeping of the first two only the top-level `local` definitions the script reaches (every
+-- definition here starts with `local` at column 0, its comment lines just above it).
 --
 -- Every script takes the same first key and argument:
 --   KEYS[1]  the tenant's key prefix, "fscc:{<tenant>}:" (the hash tag keeps every key of a
