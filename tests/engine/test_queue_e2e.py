@@ -9,10 +9,7 @@ caller who hangs up while waiting is an abandoned contact with the reason on the
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
-import urllib.parse
 from pathlib import Path
 
 import gevent
@@ -21,86 +18,26 @@ import pytest
 from crm_sync.models import Contact, Recording, open_database
 from crm_sync.sync import SyncOptions, run_sync
 from fs_scripts import cdr_vars
-from fs_scripts.clock import make_clock
-from fs_scripts.service import Service
-from fs_scripts.settings import Settings
 from fssim.directory import AgentBehaviour
 
 SCALE = 20.0
 
-FLOW = """\
-flow: queue_only
-tenant: default
-language: en
-start: agents
-nodes:
-  agents:
-    type: queue
-    queue: support
-    announce_every_s: 0
-    max_wait_s: 600
-    answered: goodbye
-    on_failed: goodbye
-    on_max_wait: goodbye
-  goodbye:
-    type: hangup
-"""
 
-
-def _dialplan(directory: Path, port: int) -> Path:
-    path = directory / "dialplan.xml"
-    path.write_text(f"""<include>
-  <context name="public">
-    <extension name="to_engine">
-      <condition field="destination_number" expression="^5000$">
-        <action application="set" data="fscc_tenant=default"/>
-        <action application="set" data="fscc_flow=queue_only.yaml.j2"/>
-        <action application="socket" data="127.0.0.1:{port} async full"/>
-      </condition>
-    </extension>
-  </context>
-</include>
-""", encoding="utf-8")
-    return path
-
-
-def _settings(tmp_path: Path) -> Settings:
+def _acd():
     from acd.config import AcdSettings, AgentSettings, QueueSettings
-    from ivr_flows.config import IvrSettings
 
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "queue_only.yaml.j2").write_text(FLOW, encoding="utf-8")
-    acd = AcdSettings(
+    return AcdSettings(
         agents={"ann": AgentSettings(name="Ann", extension="1001", skills={"support": 3}),
                 "bob": AgentSettings(name="Bob", extension="1002", skills={"support": 3})},
         queues={"support": QueueSettings(target="skills.support >= 1", wrapup_s=0.0, reservation_timeout_s=10.0)},
         no_answer_limit=1,
     )
-    return dataclasses.replace(
-        Settings(), data_dir=tmp_path / "data", spool_dir=tmp_path / "spool", recordings_dir=tmp_path / "rec",
-        acd=acd, ivr=IvrSettings(flows_dir=str(flows), default_flow="queue_only.yaml.j2"),
-    )
-
-
-def _cdr_vars(spool: Path, uuid: str) -> dict[str, str]:
-    data = json.loads((spool / f"{uuid}.cdr.json").read_text())
-    return {k: urllib.parse.unquote(v) for k, v in data["variables"].items()}
 
 
 @pytest.fixture
-def engine(tmp_path: Path, redis_client, fssim_factory):
-    clock = make_clock("fast", scale=SCALE)
-    settings = _settings(tmp_path)
-    database = open_database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
-    service = Service(settings, clock, redis_client=redis_client, database=database, node_id="e2e",
-                      listen_port=0).listen()
-    sim = fssim_factory(dialplan=_dialplan(tmp_path, service.address[1]), clock=clock,
-                        spool_dir=settings.spool_dir, users=["1001", "1002"])
-    service.settings = dataclasses.replace(settings, esl=dataclasses.replace(settings.esl, port=sim.esl_port))
-    service.connect()
-    yield service, sim, settings
-    service.stop()
+def engine(start_queue_engine):
+    service, sim, settings, _ = start_queue_engine(_acd(), ["1001", "1002"], SCALE)
+    return service, sim, settings
 
 
 def _bridged(sim, uuid: str) -> bool:
@@ -108,7 +45,7 @@ def _bridged(sim, uuid: str) -> bool:
                for e in sim.events)
 
 
-def test_no_answer_then_answer_then_abandon(engine) -> None:
+def test_no_answer_then_answer_then_abandon(engine, read_cdr_variables) -> None:
     service, sim, settings = engine
     router = service.routers["default"]
     sim.set_agent("1001", AgentBehaviour(answer_after_s=None))  # Ann lets it ring
@@ -138,7 +75,7 @@ def test_no_answer_then_answer_then_abandon(engine) -> None:
     sim.wait_for(lambda: not sim.channels, timeout_s=10)
     sim.wait_for(lambda: service.stats.calls_finished == 2, timeout_s=10)
 
-    caller = _cdr_vars(settings.spool_dir, answered)
+    caller = read_cdr_variables(settings.spool_dir, answered)
     assert caller[cdr_vars.QUEUE] == "support"
     assert caller[cdr_vars.AGENT] == "bob"
     assert caller[cdr_vars.RESERVATION_OUTCOME] == "accepted"
@@ -149,12 +86,12 @@ def test_no_answer_then_answer_then_abandon(engine) -> None:
     assert answered_at - enqueued >= 10 * 0.8  # Ann's ring ran out first (10 s reservation)
     assert float(caller[cdr_vars.WAIT_S]) == pytest.approx(answered_at - enqueued, abs=0.01)
 
-    rings = [_cdr_vars(settings.spool_dir, p.name.split(".")[0]) for p in settings.spool_dir.glob("*.cdr.json")]
+    rings = [read_cdr_variables(settings.spool_dir, p.name.split(".")[0]) for p in settings.spool_dir.glob("*.cdr.json")]
     ann_legs = [v for v in rings if v.get(cdr_vars.AGENT) == "ann" and v.get(cdr_vars.CALLER_UUID) == answered]
     assert ann_legs and all(v["hangup_cause"] in ("NO_ANSWER", "ORIGINATOR_CANCEL") for v in ann_legs)
     assert ann_legs[0][cdr_vars.TASK_ID] == answered
 
-    gone = _cdr_vars(settings.spool_dir, abandoned)
+    gone = read_cdr_variables(settings.spool_dir, abandoned)
     assert gone[cdr_vars.CANCEL_REASON] == "caller-hangup"  # written while the caller waited
     assert cdr_vars.ENQUEUED_AT in gone and cdr_vars.ANSWERED_AT not in gone
     assert cdr_vars.CANCEL_REASON not in caller

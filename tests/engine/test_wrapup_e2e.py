@@ -6,94 +6,28 @@ the agent ends the wrap-up early, which no CDR can say)."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import urllib.parse
-from pathlib import Path
-
 import gevent
 import pytest
 
 from crm_sync.models import Contact, open_database
 from crm_sync.sync import SyncOptions, run_sync
 from fs_scripts import cdr_vars
-from fs_scripts.clock import make_clock
-from fs_scripts.service import Service
-from fs_scripts.settings import Settings
 from fssim.directory import AgentBehaviour
 from reports.source import read_activity_log
 
 SCALE = 20.0
 WRAPUP_S = 30.0
 
-FLOW = """\
-flow: queue_only
-tenant: default
-language: en
-start: agents
-nodes:
-  agents:
-    type: queue
-    queue: support
-    announce_every_s: 0
-    max_wait_s: 600
-    answered: goodbye
-    on_failed: goodbye
-    on_max_wait: goodbye
-  goodbye:
-    type: hangup
-"""
-
-
-def _settings(tmp_path: Path) -> Settings:
+def _acd():
     from acd.config import AcdSettings, AgentSettings, QueueSettings
-    from ivr_flows.config import IvrSettings
 
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "queue_only.yaml.j2").write_text(FLOW, encoding="utf-8")
-    acd = AcdSettings(agents={"bob": AgentSettings(name="Bob", extension="1002", skills={"support": 3})},
-                      queues={"support": QueueSettings(target="skills.support >= 1", wrapup_s=WRAPUP_S)})
-    return dataclasses.replace(
-        Settings(), data_dir=tmp_path / "data", spool_dir=tmp_path / "spool", recordings_dir=tmp_path / "rec",
-        acd=acd, ivr=IvrSettings(flows_dir=str(flows), default_flow="queue_only.yaml.j2"),
-    )
-
-
-def _dialplan(directory: Path, port: int) -> Path:
-    path = directory / "dialplan.xml"
-    path.write_text(f"""<include>
-  <context name="public">
-    <extension name="to_engine">
-      <condition field="destination_number" expression="^5000$">
-        <action application="set" data="fscc_tenant=default"/>
-        <action application="socket" data="127.0.0.1:{port} async full"/>
-      </condition>
-    </extension>
-  </context>
-</include>
-""", encoding="utf-8")
-    return path
+    return AcdSettings(agents={"bob": AgentSettings(name="Bob", extension="1002", skills={"support": 3})},
+                       queues={"support": QueueSettings(target="skills.support >= 1", wrapup_s=WRAPUP_S)})
 
 
 @pytest.fixture
-def engine(tmp_path: Path, redis_client, fssim_factory):
-    clock = make_clock("fast", scale=SCALE)
-    settings = _settings(tmp_path)
-    database = open_database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
-    service = Service(settings, clock, redis_client=redis_client, database=database, node_id="e2e",
-                      listen_port=0).listen()
-    sim = fssim_factory(dialplan=_dialplan(tmp_path, service.address[1]), clock=clock,
-                        spool_dir=settings.spool_dir, users=["1002"])
-    service.settings = dataclasses.replace(settings, esl=dataclasses.replace(settings.esl, port=sim.esl_port))
-    service.connect()
-    yield service, sim, settings, clock
-    service.stop()
-
-
-def _cdr(spool: Path, uuid: str) -> dict[str, str]:
-    data = json.loads((spool / f"{uuid}.cdr.json").read_text())
-    return {k: urllib.parse.unquote(v) for k, v in data["variables"].items()}
+def engine(start_queue_engine):
+    return start_queue_engine(_acd(), ["1002"], SCALE)
 
 
 def _talk(service, sim, number: str) -> tuple[str, str]:
@@ -113,7 +47,7 @@ def _bob(service) -> list[tuple[str, float]]:
     return [(c.activity, c.at) for c in read_activity_log(service.activity_log_path) if c.agent == "bob"]
 
 
-def test_the_cdr_carries_the_wrap_up_and_the_activity_log_its_real_end(engine) -> None:
+def test_the_cdr_carries_the_wrap_up_and_the_activity_log_its_real_end(engine, read_cdr_variables) -> None:
     service, sim, settings, clock = engine
     router = service.routers["default"]
     sim.set_agent("1002", AgentBehaviour(answer_after_s=0.5))
@@ -141,7 +75,7 @@ def test_the_cdr_carries_the_wrap_up_and_the_activity_log_its_real_end(engine) -
     # the agent legs' CDRs: the queue's after-call work, set at origination
     leg_end = {}
     for agent_leg in (first_agent, second_agent):
-        leg = _cdr(settings.spool_dir, agent_leg)
+        leg = read_cdr_variables(settings.spool_dir, agent_leg)
         assert leg[cdr_vars.AGENT] == "bob" and leg[cdr_vars.WRAPUP_S] == "30.000"
         assert cdr_vars.WRAPUP_END_AT not in leg  # nothing can stamp it before the switch writes the CDR
         leg_end[agent_leg] = int(leg["end_uepoch"]) / 1e6
