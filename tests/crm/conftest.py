@@ -94,3 +94,29 @@ def spool(tmp_path: Path) -> Path:
     path = tmp_path / "spool"
     path.mkdir()
     return path
+
+
+def _spool_tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != ".crm-sync.lock")
+
+
+def _store_dump(url: str) -> dict:
+    from crm_sync.store import dump
+
+    db = open_database(url)
+    with db.bind_ctx(MODELS):
+        data = dump(db)
+    db.close()
+    return data
+
+
+@pytest.fixture
+def spool_tree():
+    """spool_tree(root): every file under a spool (archive and quarantine too), the lock left out."""
+    return _spool_tree
+
+
+@pytest.fixture
+def store_dump():
+    """store_dump(url): the whole CRM store as plain data (crm_sync.store.dump), to compare two runs."""
+    return _store_dump

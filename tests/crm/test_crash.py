@@ -16,9 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-from crm_sync.models import MODELS, open_database
-from crm_sync.store import dump
-
 CALLS = 400
 BATCH = 20
 
@@ -46,20 +43,8 @@ def _run(spool: Path, db_url: str, helper: bool = False) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
-def _files(spool: Path) -> list[str]:
-    return sorted(str(p.relative_to(spool)) for p in spool.rglob("*") if p.is_file() and p.name != ".crm-sync.lock")
-
-
-def _dump(url: str) -> dict:
-    db = open_database(url)
-    with db.bind_ctx(MODELS):
-        data = dump(db)
-    db.close()
-    return data
-
-
 def test_kill_9_at_random_points_then_rerun_equals_one_clean_run(
-        tmp_path: Path, db_url: str, second_db_url: str, cdrs, captures_dir: Path) -> None:
+        tmp_path: Path, db_url: str, second_db_url: str, cdrs, captures_dir: Path, spool_tree, store_dump) -> None:
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
     clean.mkdir()
     _make_spool(clean, cdrs, captures_dir)
@@ -71,7 +56,7 @@ def test_kill_9_at_random_points_then_rerun_equals_one_clean_run(
     clean_run_s = time.monotonic() - t0
     assert proc.returncode == 1, err  # the broken file is quarantined
     assert b"1 quarantined" in out
-    reference = _dump(db_url)
+    reference = store_dump(db_url)
     assert len(reference["legs"]) == len(list(crashed.glob("*.cdr.json"))) - 1
 
     rng = random.Random(int(os.environ.get("CRASH_SEED", "0")) or None)
@@ -104,5 +89,5 @@ def test_kill_9_at_random_points_then_rerun_equals_one_clean_run(
     proc = _run(crashed, second_db_url, helper=True)
     proc.communicate(timeout=120)
     assert proc.returncode in (0, 1)
-    assert _dump(second_db_url) == reference
-    assert _files(crashed) == _files(clean)  # every file archived or quarantined, same folders
+    assert store_dump(second_db_url) == reference
+    assert spool_tree(crashed) == spool_tree(clean)  # every file archived or quarantined, same folders

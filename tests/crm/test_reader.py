@@ -14,9 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from crm_sync.models import MODELS, open_database
 from crm_sync.reader import BatchReader, read_batch
-from crm_sync.store import dump
 from crm_sync.sync import SyncOptions, run_sync, spool_lock
 
 
@@ -33,20 +31,8 @@ def _fill(spool: Path, cdrs, captures_dir: Path, calls: int = 60) -> None:
     (spool / "zz-not-json.cdr.json").write_text("{not json")
 
 
-def _tree(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != ".crm-sync.lock")
-
-
-def _dump(url: str) -> dict:
-    db = open_database(url)
-    with db.bind_ctx(MODELS):
-        data = dump(db)
-    db.close()
-    return data
-
-
 def test_helper_gives_the_same_store_and_moves_as_parsing_here(
-        tmp_path: Path, db_url: str, second_db_url: str, cdrs, captures_dir: Path) -> None:
+        tmp_path: Path, db_url: str, second_db_url: str, cdrs, captures_dir: Path, spool_tree, store_dump) -> None:
     here, helped = tmp_path / "here", tmp_path / "helped"
     here.mkdir()
     _fill(here, cdrs, captures_dir)
@@ -56,8 +42,8 @@ def test_helper_gives_the_same_store_and_moves_as_parsing_here(
     assert plain.as_dict() | {"seconds": 0} == fast.as_dict() | {"seconds": 0}
     assert (fast.quarantined, sorted(fast.quarantined_files)) == (2, ["zz-broken.cdr.json", "zz-not-json.cdr.json"])
     assert fast.legs > 100
-    assert _dump(second_db_url) == _dump(db_url)
-    assert _tree(helped) == _tree(here)
+    assert store_dump(second_db_url) == store_dump(db_url)
+    assert spool_tree(helped) == spool_tree(here)
     assert (helped / "quarantine" / "zz-not-json.cdr.json.reason").read_text().startswith("zz-not-json.cdr.json: not valid JSON")
 
 
