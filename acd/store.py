@@ -28,6 +28,11 @@ Key layout (prefix `fscc:{<tenant>}:`, the hash tag keeps a tenant in one cluste
     node:<id>:inbox              list  reservations for the node owning the contact (BLPOP)
     node:<id>:tasks / :res       set   what a node owns, for dead-node recovery
     counters                     hash  tasks:<state>, workers:<activity>, reservations:<outcome>
+    activity                     stream every agent activity transition (worker, from, to, reason,
+                                        at, seq), capped at activity:maxlen (string, default 100000)
+    activity:seq                 string the last seq given
+    activity:cursor:<node>       hash  id, seq, at: how far the node's ActivityFollower has read
+                                       the stream (fs_scripts/activity_log.py)
 """
 
 from __future__ import annotations
