@@ -105,14 +105,16 @@ ACW_START_TOLERANCE_S = 30.0
 
 def attribute_acw(contacts: Iterable[ContactFacts], changes: Iterable[ActivityChange],
                   tolerance_s: float = ACW_START_TOLERANCE_S) -> list[ContactFacts]:
-    """Contacts with after-call work taken from the agent activity log where the CRM has none.
+    """Contacts with their after-call work as the agent activity log measured it.
 
     Why: a call's CDR is written when the call hangs up, and wrap-up starts then, so the CDR
-    cannot say when wrap-up ended (crm_sync fills `acw_s` only from `fscc_wrapup_end_at`, which
-    a switch that wrote the CDR at hangup never has). The ACD does record the agent's wrap-up
-    activity: the first `wrap-up` change of the contact's agent from the contact's answer to
-    `tolerance_s` after its end is that contact's wrap-up, lasting until the agent's next change.
-    Each wrap-up is given to one contact at most; contacts that already have ACW keep it.
+    cannot say when wrap-up ended. crm_sync's `acw_s` is therefore the wrap-up fscc *gave*
+    the agent (the queue's wrap-up seconds, `fscc_wrapup_s` on the agent leg), and an agent
+    who pressed ready sooner worked less than that. The ACD records the agent's real wrap-up:
+    the first `wrap-up` change of the contact's agent from the contact's answer to
+    `tolerance_s` after its end is that contact's wrap-up, lasting until the agent's next
+    change. That measurement replaces the CRM's figure; a contact whose wrap-up is not in the
+    log keeps the CRM's. Each wrap-up is given to one contact at most.
     """
     wrapups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     timeline: dict[tuple[str, str], list[ActivityChange]] = defaultdict(list)
@@ -127,7 +129,7 @@ def attribute_acw(contacts: Iterable[ContactFacts], changes: Iterable[ActivityCh
     out = list(contacts)
     for index in sorted(range(len(out)), key=lambda i: out[i].answered_at or out[i].offered_at):
         contact = out[index]
-        if not (contact.outcome is Outcome.ANSWERED and contact.agent and contact.acw_s == 0
+        if not (contact.outcome is Outcome.ANSWERED and contact.agent
                 and contact.answered_at is not None and contact.ended_at is not None):
             continue
         key = (contact.tenant, contact.agent)

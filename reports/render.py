@@ -8,9 +8,9 @@ formats / plots / html), so each is tested on its own.
 
 Agent activity (for occupancy and the agent-state chart) is not in the CDRs: pass it as a
 JSON-lines log (`agent_log`, the format `reports.source.ActivityLogWriter` writes) or as
-`ActivityChange` records (`activity`). The log also supplies after-call work the CDRs cannot
+`ActivityChange` records (`activity`). The log also measures after-call work, which the CDRs cannot
 carry (`reports.agent_states.attribute_acw`: a call's CDR is written at hangup, before its
-wrap-up ends). Without a log, occupancy is "-", the agent-state chart says that no activity
+wrap-up ends, so the CRM holds the wrap-up fscc gave, not the one the agent took). Without a log, occupancy is "-", the agent-state chart says that no activity
 was recorded, and ACW (so AHT) is what the CRM holds.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -114,10 +114,13 @@ def load_report(
         end = max(c.offered_at for c in contacts) + 1e-3
     # Without any activity record, spans would hold only handling time and occupancy would
     # read 100 %: say "unknown" instead.
-    spans = build_spans(changes, contacts, horizon) if changes else []
-    # ACW the CDR could not carry comes from the agent's wrap-up activity (see attribute_acw);
-    # after the spans, which hold that wrap-up already as activity.
-    contacts = attribute_acw(contacts, changes) if changes else contacts
+    # ACW as the agent's wrap-up activity measured it, not the wrap-up the CRM says was given
+    # (see attribute_acw). A measured wrap-up is in the spans already, as activity: only the
+    # other contacts' ACW is laid over them (the CRM's planned one would cover an early ready).
+    measured = attribute_acw(contacts, changes) if changes else contacts
+    overlay = [replace(c, acw_s=0.0) if m is not c else c for c, m in zip(contacts, measured, strict=True)]
+    spans = build_spans(changes, overlay, horizon) if changes else []
+    contacts = measured
     rows = compute_kpis(contacts, spans, rules=rules, interval_s=int(interval_s), start=start, end=end, tz=zone,
                         dimensions=dimensions) if start is not None and end is not None else []
     logger.info("report %s..%s: %d contacts, %d agent state spans, %d rows", start, end, len(contacts), len(spans),

@@ -13,7 +13,8 @@ from crm_sync.models import Contact, open_database
 from crm_sync.sync import SyncOptions, run_sync
 from fs_scripts import cdr_vars
 from fssim.directory import AgentBehaviour
-from reports.source import read_activity_log
+from reports.agent_states import attribute_acw
+from reports.source import read_activity_log, read_contacts
 
 SCALE = 20.0
 WRAPUP_S = 30.0
@@ -94,3 +95,9 @@ def test_the_cdr_carries_the_wrap_up_and_the_activity_log_its_real_end(engine, r
         assert contact.wrapup_end_at == pytest.approx(leg_end[agent_leg] + WRAPUP_S, abs=0.001)
     # the timer-ended wrap-up: the CDR's planned end is the log's end (within a housekeeping tick)
     assert contacts["13800138000"].wrapup_end_at == pytest.approx(end1, abs=2 * service.settings.serve.heartbeat_s + 1)
+
+    # the report: ACW as the agent worked it, from the activity log (the CRM's figure is the plan)
+    facts = {c.contact_id: c for c in attribute_acw(read_contacts(database), read_activity_log(service.activity_log_path))}
+    by_number = {number: facts[contacts[number].key] for number in ("13800138000", "13900139000")}
+    assert by_number["13800138000"].acw_s == pytest.approx(end1 - wrap1)
+    assert by_number["13900139000"].acw_s == pytest.approx(end2 - wrap2) and end2 - wrap2 < WRAPUP_S / 2

@@ -153,3 +153,19 @@ def test_acw_and_aht_come_from_the_activity_log_when_the_cdr_has_none(crm_db, ad
     assert (total.avg_acw_s, total.aht_s) == (40, 140)
     assert total.occupancy == pytest.approx((100 + 40) / 900)
     assert load_report(crm_db, start=START, end=START + 900, dimensions=("all",)).rows[-1].aht_s == 100
+
+
+def test_an_early_ready_beats_the_planned_wrap_up(crm_db, add, tmp_path):
+    # crm_sync gave the contact the queue's 30 s of after-call work; the agent was ready after 10
+    add(key="k1", started_at=START, enqueued_at=START + 20, agent_answered_at=START + 30, ended_at=START + 130,
+        queue="billing", agent="1001", wait_s=10, talk_s=100, acw_s=30, wrapup_end_at=START + 160, outcome="answered")
+    log = tmp_path / "agents.jsonl"
+    with ActivityLogWriter(log) as writer:
+        writer.record("default", "1001", "available", START)
+        writer.record("default", "1001", "wrap-up", START + 130)
+        writer.record("default", "1001", "available", START + 140)
+    total = load_report(crm_db, start=START, end=START + 900, agent_log=log, dimensions=("all",)).rows[-1]
+    assert (total.avg_acw_s, total.aht_s) == (10, 110)
+    assert total.occupancy == pytest.approx((100 + 10) / 900)
+    # without the log, the plan is all there is
+    assert load_report(crm_db, start=START, end=START + 900, dimensions=("all",)).rows[-1].aht_s == 130

@@ -98,7 +98,7 @@ def test_spans_without_activity_and_past_the_horizon():
     assert build_spans([ActivityChange("default", "8", "wrap-up", T0)], [], T0 + 10)[0].state is AgentState.WRAP_UP
 
 
-def test_acw_from_the_wrap_up_activity_when_the_cdr_has_none():
+def test_acw_is_the_wrap_up_the_activity_log_measured():
     from reports.agent_states import attribute_acw
 
     changes = [ActivityChange("default", "1001", "available", T0),
@@ -112,10 +112,10 @@ def test_acw_from_the_wrap_up_activity_when_the_cdr_has_none():
                ActivityChange("default", "1003", "available", T0 + 720)]
     c1 = _answered("1001", T0 + 100, talk=100)
     c2 = _answered("1001", T0 + 300, talk=150, hold=20)
-    c3 = _answered("1002", T0 + 150, talk=50, acw=12)  # the CRM's own ACW is kept
-    c4 = _answered("1003", T0 + 500, talk=100)
+    c3 = _answered("1002", T0 + 150, talk=50, acw=90)  # the CRM's planned 90 s; the agent was ready after 60
+    c4 = _answered("1003", T0 + 500, talk=100, acw=30)  # no wrap-up of its own in the log: the CRM's stands
     got = attribute_acw([c2, c1, c3, c4], changes)
-    assert [c.acw_s for c in got] == [45, 30, 12, 0]  # order kept; c2: 500-545, c1: 201-231
+    assert [c.acw_s for c in got] == [45, 30, 60, 30]  # order kept; c2: 500-545, c1: 201-231, c3: 200-260
     assert got[0].handle_s == 150 + 20 + 45
     assert attribute_acw([c1], []) == [c1]
 
