@@ -44,13 +44,12 @@ redis.call("HSET", tk, "state", "pending", "channel", ch, "node", node, "base_pr
 redis.call("SADD", k_nodetasks(node), tid)
 count("tasks:pending")
 count("tasks:enqueued")
-local rq = place_at_step(tid, 1)
+place_at_step(tid, 1)
 -- offered at once when a worker is free; only a task left waiting enters its pending set
 -- (most arrivals are answered at once: this spares them a ZADD and ZREM on that set)
-redis.call("ZADD", k_since(rq), num(enqueued_at), tid)
+redis.call("ZADD", k_since(hget(tk, "queue")), num(enqueued_at), tid)
 match_task(tid)
-local state = hget(tk, "state")
-if state == "pending" then enter_pending(tid, true) end
-local out = {state, num(enqueued_at), resumed}
+if hget(tk, "state") == "pending" then enter_pending(tid, true) end
+local out = {hget(tk, "state"), num(enqueued_at), resumed}
 for _, rid in ipairs(CREATED) do out[#out + 1] = rid end
 return out

@@ -78,10 +78,10 @@ local function order_score(priority, enqueued_at, rq)
   return rank + enqueued_at
 end
 
--- mirrors acd.selection.worker_score; `idle` (the worker's idle:<ch>) when the caller has it
-local function worker_score(rq, wid, ch, strategy, idle)
+-- mirrors acd.selection.worker_score
+local function worker_score(rq, wid, ch, strategy)
   local wk = k_worker(wid)
-  idle = idle or hnum(wk, "idle:" .. ch, 0)
+  local idle = hnum(wk, "idle:" .. ch, 0)
   if strategy == "round-robin" then return hnum(wk, "rr:" .. rq, 0) end
   if strategy == "most-skilled" then
     local skill = hget(k_cfg(rq), "ranking_skill") or ""
@@ -124,11 +124,10 @@ local function sync_avail(wid)
   local queues = redis.call("SMEMBERS", k_wqueues(wid))
   for _, ch in ipairs(channels_of(wid)) do
     local ok = offerable(wid, ch)
-    local idle = ok and hnum(k_worker(wid), "idle:" .. ch, 0)  -- read once for all its queues
     for _, rq in ipairs(queues) do
       if ok then
         local strategy = hget(k_cfg(rq), "strategy") or "longest-idle"
-        redis.call("ZADD", k_avail(rq, ch), num(worker_score(rq, wid, ch, strategy, idle)), wid)
+        redis.call("ZADD", k_avail(rq, ch), num(worker_score(rq, wid, ch, strategy)), wid)
       else
         redis.call("ZREM", k_avail(rq, ch), wid)
       end
@@ -281,8 +280,7 @@ local function end_reservation(rid, new_state)
   return redis.call("SCARD", k_taskres(f[2])) == 0
 end
 
--- move a task to workflow step i (1-based), skipping targets without workers when asked to;
--- returns the routing queue it is now in
+-- move a task to workflow step i (1-based), skipping targets without workers when asked to
 local function place_at_step(tid, i)
   local tk = k_task(tid)
   local f = redis.call("HMGET", tk, "steps", "channel", "base_priority", "enqueued_at", "queue")
@@ -302,7 +300,6 @@ local function place_at_step(tid, i)
   else
     redis.call("ZREM", K_ESCALATIONS, tid)
   end
-  return step[1]
 end
 
 -- the task goes back to waiting with its original score (head of its place), then is offered again
