@@ -114,7 +114,6 @@ def used_definitions(prelude: str, body: str) -> str:
     return "".join("".join(lines) for i, (name, lines) in enumerate(chunks) if name and i in keep)
 
 
-
 def translate_error(exc: redis.ResponseError) -> AcdError:
     """A script's `die(...)` becomes our exception; anything else is a StoreError."""
     match = _ERROR_RE.search(str(exc))

@@ -183,22 +183,15 @@ def parse_cdr(raw: bytes | str, source: str, *, encoded_values: bool = True) -> 
     profile, times = _first_profile(doc, source)
     # one pass over the variables this parser always reads (the present ones only: a leg has
     # about 100 variables, we want 25): decoded once, looked up from a plain dict after that
-    found: dict[str, str] = {}
-    for name in _READ_SET.intersection(variables):
-        value = variables[name]
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise CdrError(source, f"variable {name!r} is not a string: {value!r}")
-        found[name] = unquote(value) if encoded_values and "%" in value else value
-
-    def var(name: str) -> str:  # the rarely read ones (caller profile fallbacks)
+    def var(name: str) -> str:
         value = variables.get(name)
         if value is None:
             return ""
         if not isinstance(value, str):
             raise CdrError(source, f"variable {name!r} is not a string: {value!r}")
         return unquote(value) if encoded_values and "%" in value else value
+
+    found = {name: var(name) for name in _READ_SET.intersection(variables) if variables[name] is not None}
 
     get = found.get
     uuid = get("uuid") or str(profile.get("uuid") or "")

@@ -12,7 +12,7 @@ the activity log says), and talking wins over wrap-up.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from reports.facts import AgentState, AgentStateSpan, ContactFacts, Outcome
@@ -105,7 +105,17 @@ ACW_START_TOLERANCE_S = 30.0
 
 def attribute_acw(contacts: Iterable[ContactFacts], changes: Iterable[ActivityChange],
                   tolerance_s: float = ACW_START_TOLERANCE_S) -> list[ContactFacts]:
-    """Contacts with their after-call work as the agent activity log measured it.
+    """Contacts with their after-call work as the agent activity log measured it (see
+    measured_acw); a contact whose wrap-up is not in the log keeps the CRM's figure."""
+    out = list(contacts)
+    for index, seconds in measured_acw(out, changes, tolerance_s).items():
+        out[index] = replace(out[index], acw_s=seconds)
+    return out
+
+
+def measured_acw(contacts: Sequence[ContactFacts], changes: Iterable[ActivityChange],
+                 tolerance_s: float = ACW_START_TOLERANCE_S) -> dict[int, float]:
+    """{index in `contacts`: seconds of wrap-up the agent activity log recorded for it}.
 
     Why: a call's CDR is written when the call hangs up, and wrap-up starts then, so the CDR
     cannot say when wrap-up ended. crm_sync's `acw_s` is therefore the wrap-up fscc *gave*
@@ -113,8 +123,7 @@ def attribute_acw(contacts: Iterable[ContactFacts], changes: Iterable[ActivityCh
     who pressed ready sooner worked less than that. The ACD records the agent's real wrap-up:
     the first `wrap-up` change of the contact's agent from the contact's answer to
     `tolerance_s` after its end is that contact's wrap-up, lasting until the agent's next
-    change. That measurement replaces the CRM's figure; a contact whose wrap-up is not in the
-    log keeps the CRM's. Each wrap-up is given to one contact at most.
+    change. Each wrap-up is given to one contact at most.
     """
     wrapups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     timeline: dict[tuple[str, str], list[ActivityChange]] = defaultdict(list)
@@ -126,9 +135,9 @@ def attribute_acw(contacts: Iterable[ContactFacts], changes: Iterable[ActivityCh
             if this.state is AgentState.WRAP_UP and following.at > this.at:
                 wrapups[key].append((this.at, following.at))
     claimed: set[tuple[str, str, float]] = set()
-    out = list(contacts)
-    for index in sorted(range(len(out)), key=lambda i: out[i].answered_at or out[i].offered_at):
-        contact = out[index]
+    measured: dict[int, float] = {}
+    for index in sorted(range(len(contacts)), key=lambda i: contacts[i].answered_at or contacts[i].offered_at):
+        contact = contacts[index]
         if not (contact.outcome is Outcome.ANSWERED and contact.agent
                 and contact.answered_at is not None and contact.ended_at is not None):
             continue
@@ -139,6 +148,6 @@ def attribute_acw(contacts: Iterable[ContactFacts], changes: Iterable[ActivityCh
             if begin > contact.ended_at + tolerance_s:
                 break
             claimed.add((*key, begin))
-            out[index] = replace(contact, acw_s=finish - begin)
+            measured[index] = finish - begin
             break
-    return out
+    return measured

@@ -8,10 +8,11 @@ formats / plots / html), so each is tested on its own.
 
 Agent activity (for occupancy and the agent-state chart) is not in the CDRs: pass it as a
 JSON-lines log (`agent_log`, the format `reports.source.ActivityLogWriter` writes) or as
-`ActivityChange` records (`activity`). The log also measures after-call work, which the CDRs cannot
-carry (`reports.agent_states.attribute_acw`: a call's CDR is written at hangup, before its
-wrap-up ends, so the CRM holds the wrap-up fscc gave, not the one the agent took). Without a log, occupancy is "-", the agent-state chart says that no activity
-was recorded, and ACW (so AHT) is what the CRM holds.
+`ActivityChange` records (`activity`). The log also measures after-call work, which the
+CDRs cannot carry (`reports.agent_states.measured_acw`: a call's CDR is written at hangup,
+before its wrap-up ends, so the CRM holds the wrap-up fscc gave, not the one the agent
+took). Without a log, occupancy is "-", the agent-state chart says that no activity was
+recorded, and ACW (so AHT) is what the CRM holds.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee
 
-from reports.agent_states import ActivityChange, attribute_acw, build_spans
+from reports.agent_states import ActivityChange, build_spans, measured_acw
 from reports.config import ReportSettings
 from reports.facts import AgentStateSpan, ContactFacts
 from reports.formats import as_csv, as_json, as_table
@@ -115,12 +116,12 @@ def load_report(
     # Without any activity record, spans would hold only handling time and occupancy would
     # read 100 %: say "unknown" instead.
     # ACW as the agent's wrap-up activity measured it, not the wrap-up the CRM says was given
-    # (see attribute_acw). A measured wrap-up is in the spans already, as activity: only the
+    # (see measured_acw). A measured wrap-up is in the spans already, as activity: only the
     # other contacts' ACW is laid over them (the CRM's planned one would cover an early ready).
-    measured = attribute_acw(contacts, changes) if changes else contacts
-    overlay = [replace(c, acw_s=0.0) if m is not c else c for c, m in zip(contacts, measured, strict=True)]
+    measured = measured_acw(contacts, changes) if changes else {}
+    overlay = [replace(c, acw_s=0.0) if i in measured else c for i, c in enumerate(contacts)]
     spans = build_spans(changes, overlay, horizon) if changes else []
-    contacts = measured
+    contacts = [replace(c, acw_s=measured[i]) if i in measured else c for i, c in enumerate(contacts)]
     rows = compute_kpis(contacts, spans, rules=rules, interval_s=int(interval_s), start=start, end=end, tz=zone,
                         dimensions=dimensions) if start is not None and end is not None else []
     logger.info("report %s..%s: %d contacts, %d agent state spans, %d rows", start, end, len(contacts), len(spans),

@@ -257,20 +257,16 @@ def _content_length(block: bytes) -> int:
         if raw is None:
             return 0
     raw = raw.strip()
-    if not raw.isdigit():
-        raise FrameError(f"bad Content-Length {raw[:40]!r} in header block {block[:120]!r}")
-    length = int(raw)
-    if length > MAX_BODY_BYTES:
-        raise FrameError(f"Content-Length {length} exceeds the {MAX_BODY_BYTES}-byte limit")
-    return length
+    return _LENGTHS.get(raw) or _parse_length(raw, block[:120])
 
 
 _LENGTHS: dict[bytes, int] = {}  # Content-Length digits -> int; event sizes repeat
 
 
 def _parse_length(raw_length: bytes, context: bytes) -> int:
-    """A leading `Content-Length: ` value, checked; remembered (up to 8192 of them) because
-    int() of bytes costs more than a dict lookup and the switch's event sizes repeat."""
+    """A Content-Length value, checked against the digits-only rule and the size limit;
+    remembered (up to 8192 of them) because int() of bytes costs more than a dict lookup
+    and the switch's event sizes repeat. `context`: the message's start, for the error."""
     if not raw_length.isdigit():
         raise FrameError(f"bad Content-Length {raw_length[:40]!r} in {context!r}")
     length = int(raw_length)
