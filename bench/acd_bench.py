@@ -53,6 +53,7 @@ import sys
 import tempfile
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -232,6 +233,21 @@ def agent_side(socket_path: str, skills: int, handle_s: float, stop, results) ->
     results.put(popped)
 
 
+def due_arrivals(schedule: list[float], start: float) -> Iterator[range]:
+    """The open loop's clock: sleeps until the next arrival of `schedule` (seconds after
+    `start`, a time.monotonic() value) is due, then yields the indexes of every arrival due
+    by now, so those due together go in one round trip. Late work shows up as latency."""
+    i, n = 0, len(schedule)
+    while i < n:
+        now = time.monotonic() - start
+        if schedule[i] > now:
+            time.sleep(schedule[i] - now)
+            now = time.monotonic() - start
+        j = bisect.bisect_right(schedule, now, lo=i)
+        yield range(i, j)
+        i = j
+
+
 def run_lua_two_sided(router: Router, socket_path: str, skills: int, schedule: list[float],
                       open_queues: list[str], handle_s: float, rng: random.Random) -> tuple[list[float], int, float]:
     """The open loop with the call side here and the agent side in its own process (two
@@ -246,26 +262,19 @@ def run_lua_two_sided(router: Router, socket_path: str, skills: int, schedule: l
     waited: dict[str, float] = {}
     time.sleep(0.5)  # the agent side is up and blocked on the inbox
     start = time.monotonic()
-    i, n = 0, len(schedule)
-    while i < n:
-        now = time.monotonic() - start
-        if schedule[i] > now:
-            time.sleep(schedule[i] - now)
-            now = time.monotonic() - start
-        j = bisect.bisect_right(schedule, now, lo=i)
+    for due in due_arrivals(schedule, start):
         batch = router.batch()
-        for k in range(i, j):
+        for k in due:
             batch.enqueue(f"u{k}", {"tier": 1 + k % 7}, queue=open_queues[rng.randrange(len(open_queues))])
         replies = batch.execute()
         done_at = time.monotonic() - start
-        for k, reply in zip(range(i, j), replies, strict=True):
+        for k, reply in zip(due, replies, strict=True):
             if isinstance(reply, AcdError):
                 raise reply
             if reply[3:]:
                 latencies.append(done_at - schedule[k])
             else:
                 waited[f"u{k}"] = schedule[k]
-        i = j
     wall = time.monotonic() - start
     time.sleep(handle_s + 0.5)
     stop.set()
@@ -286,20 +295,13 @@ def run_floor(client: redis.Redis, schedule: list[float]) -> list[float]:
     no ACD code) to the same Redis. Whatever tail this has, no Redis client on this box beats."""
     latencies: list[float] = []
     start = time.monotonic()
-    i, n = 0, len(schedule)
-    while i < n:
-        now = time.monotonic() - start
-        if schedule[i] > now:
-            time.sleep(schedule[i] - now)
-            now = time.monotonic() - start
-        j = bisect.bisect_right(schedule, now, lo=i)
+    for due in due_arrivals(schedule, start):
         pipe = client.pipeline(transaction=False)
-        for _ in range(i, j):
+        for _ in due:
             pipe.ping()
         pipe.execute()
         done_at = time.monotonic() - start
-        latencies.extend(done_at - schedule[k] for k in range(i, j))
-        i = j
+        latencies.extend(done_at - schedule[k] for k in due)
     return latencies
 
 

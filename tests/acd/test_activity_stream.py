@@ -49,6 +49,13 @@ def follow(log_path):
         writer.close()
 
 
+def _ready_and_offered(router, worker: str) -> str:
+    """The worker logs in ready and is offered task t1; returns the reservation id."""
+    router.set_registered(worker, True)
+    router.ready(worker)
+    return router.enqueue("t1", {}, queue="q").reservations[0]
+
+
 def _lines(log_path) -> list[tuple[str, str, float]]:
     return [(c.agent, c.activity, c.at - T0) for c in read_activity_log(log_path)]
 
@@ -105,9 +112,7 @@ def test_a_wrap_up_ended_by_tick_is_logged_once_from_wrap_up_to_the_activity_bef
     caplog.set_level(logging.INFO, logger="fs_scripts.activity_log")
     router = make_router(_settings(wrapup_s=30))
     follower = follow(router)
-    router.set_registered("a", True)
-    router.ready("a")
-    rid = router.enqueue("t1", {}, queue="q").reservations[0]
+    rid = _ready_and_offered(router, "a")
     clock.advance(3)
     router.accept(rid)
     clock.advance(60)
@@ -125,9 +130,7 @@ def test_a_wrap_up_ended_by_tick_is_logged_once_from_wrap_up_to_the_activity_bef
 def test_states_shorter_than_a_heartbeat_are_not_missed(make_router, clock, follow, log_path) -> None:
     router = make_router(_settings(wrapup_s=30))
     follower = follow(router)
-    router.set_registered("b", True)
-    router.ready("b")
-    rid = router.enqueue("t1", {}, queue="q").reservations[0]
+    rid = _ready_and_offered(router, "b")
     clock.advance(0.5)
     router.accept(rid)
     clock.advance(0.25)

@@ -29,21 +29,12 @@ from crm_sync.models import (
     WorkOrderStatus,
     open_database,
 )
-from crm_sync.store import dump
 from crm_sync.sync import SyncOptions, run_sync, spool_lock
 from crm_sync.workorders import WorkOrderError, change_status, open_work_order
 
 
 def _sync(spool: Path, db_url: str, **kw) -> object:
     return run_sync(SyncOptions(spool_dir=spool, db_url=db_url, **kw))
-
-
-def _dump(db_url: str) -> dict:
-    db = open_database(db_url)
-    with db.bind_ctx(MODELS):
-        data = dump(db)
-    db.close()
-    return data
 
 
 def test_captures_land_as_contacts(spool: Path, db_url: str, captures_dir: Path, cdrs) -> None:
@@ -66,26 +57,26 @@ def test_captures_land_as_contacts(spool: Path, db_url: str, captures_dir: Path,
     db.close()
 
 
-def test_rerun_and_duplicate_files_add_nothing(spool: Path, db_url: str, captures_dir: Path, cdrs) -> None:
+def test_rerun_and_duplicate_files_add_nothing(spool: Path, db_url: str, captures_dir: Path, cdrs, store_dump) -> None:
     files = cdrs.capture_to_spool(captures_dir, spool, "callcenter")
     _sync(spool, db_url)
-    before = _dump(db_url)
+    before = store_dump(db_url)
     for f in (spool / "archive" / "2026-11-22").glob("*.cdr.json"):
         shutil.copy(f, spool / f.name)
         shutil.copy(f, spool / f"copy-{f.name}")
     report = _sync(spool, db_url)
     assert (report.legs, report.duplicates) == (0, 2 * len(files))
-    assert _dump(db_url) == before
+    assert store_dump(db_url) == before
     assert len(list((spool / "archive" / "2026-11-22").iterdir())) == 2 * len(files)  # kept, never deleted
 
 
 def test_legs_arriving_in_any_split_give_the_same_store(tmp_path: Path, db_url: str, second_db_url: str,
-                                                        captures_dir: Path, cdrs) -> None:
+                                                        captures_dir: Path, cdrs, store_dump) -> None:
     whole = tmp_path / "whole"
     whole.mkdir()
     cdrs.capture_to_spool(captures_dir, whole)
     _sync(whole, db_url)
-    one_run = _dump(db_url)
+    one_run = store_dump(db_url)
     # the same legs, one file per run in reverse order, on a second database of the same kind
     other_url = second_db_url
     split = tmp_path / "split"
@@ -93,7 +84,7 @@ def test_legs_arriving_in_any_split_give_the_same_store(tmp_path: Path, db_url: 
     for f in sorted((whole / "archive" / "2026-11-22").glob("*.json"), reverse=True):
         shutil.copy(f, split / f.name)
         _sync(split, other_url, batch_size=1)
-    assert _dump(other_url) == one_run
+    assert store_dump(other_url) == one_run
 
 
 def test_batches_split_contacts_and_merge_them(spool: Path, db_url: str, captures_dir: Path, cdrs) -> None:
@@ -229,7 +220,7 @@ def test_settle_time_leaves_fresh_files(spool: Path, db_url: str, captures_dir: 
 
 
 def test_database_url_from_fscc_db_url(spool: Path, db_url: str, captures_dir: Path, cdrs, tmp_path: Path,
-                                       monkeypatch) -> None:
+                                       monkeypatch, store_dump) -> None:
     """PostgreSQL (or any URL) by FSCC_DB_URL, with no --db and no fscc.yaml."""
     monkeypatch.chdir(tmp_path)
     cdrs.capture_to_spool(captures_dir, spool, "dtmf")
@@ -237,7 +228,7 @@ def test_database_url_from_fscc_db_url(spool: Path, db_url: str, captures_dir: P
                                 env={"FSCC_DB_URL": db_url, "FSCC_CRM__SETTLE_S": "0"})
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["legs"] == 2
-    assert len(_dump(db_url)["legs"]) == 2
+    assert len(store_dump(db_url)["legs"]) == 2
     assert not (tmp_path / "fscc-data" / "crm.sqlite3").exists()  # the embedded default was not used
 
 

@@ -1,11 +1,12 @@
 """Fixtures of the engine tests. The queue end-to-end tests start a flow that sends every caller straight to the
-`support` queue, a dialplan that hands 5000 to the engine's outbound socket, and `fscc serve`'s
+`support` queue (the engine's default flow), a dialplan that hands 5000 to its outbound socket, and `fscc serve`'s
 Service beside fssim over real TCP, on a fast clock."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import json
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -19,6 +20,11 @@ from fs_scripts.clock import Clock, make_clock
 from fs_scripts.service import Service
 from fs_scripts.settings import Settings
 from ivr_flows.config import IvrSettings
+
+# the IVR tests' dialplan writer (tests/ivr/runtime_flows.py; --import-mode=importlib: loaded by path)
+_spec = importlib.util.spec_from_file_location("ivr_runtime_flows", Path(__file__).parent.parent / "ivr" / "runtime_flows.py")
+_runtime_flows = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_runtime_flows)
 
 FLOW = """\
 flow: queue_only
@@ -37,23 +43,6 @@ nodes:
   goodbye:
     type: hangup
 """
-
-
-def write_dialplan(directory: Path, port: int) -> Path:
-    path = directory / "dialplan.xml"
-    path.write_text(f"""<include>
-  <context name="public">
-    <extension name="to_engine">
-      <condition field="destination_number" expression="^5000$">
-        <action application="set" data="fscc_tenant=default"/>
-        <action application="set" data="fscc_flow=queue_only.yaml.j2"/>
-        <action application="socket" data="127.0.0.1:{port} async full"/>
-      </condition>
-    </extension>
-  </context>
-</include>
-""", encoding="utf-8")
-    return path
 
 
 def queue_settings(tmp_path: Path, acd: AcdSettings) -> Settings:
@@ -75,7 +64,8 @@ def running_engine(tmp_path: Path, redis_client, fssim_factory: Callable, acd: A
     database = open_database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
     service = Service(settings, clock, redis_client=redis_client, database=database, node_id="e2e",
                       listen_port=0).listen()
-    sim = fssim_factory(dialplan=write_dialplan(tmp_path, service.address[1]), clock=clock,
+    sim = fssim_factory(dialplan=_runtime_flows.socket_dialplan(tmp_path, service.address[1], destination="5000"),
+                        clock=clock,
                         spool_dir=settings.spool_dir, users=users)
     service.settings = dataclasses.replace(settings, esl=dataclasses.replace(settings.esl, port=sim.esl_port))
     service.connect()
