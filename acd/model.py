@@ -261,6 +261,7 @@ class Reservation:
     created_at: float
     expires_at: float
     node: str = ""
+    queue: str = ""  # the routing queue the task was offered from
 
     @property
     def expires(self) -> float:

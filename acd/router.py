@@ -254,7 +254,7 @@ class Router:
         if not data:
             raise UnknownEntity("reservation", reservation_id)
         return Reservation(reservation_id, data["task"], data["worker"], ReservationState(data["state"]),
-                           float(data["created"]), float(data["expires"]), data.get("node", ""))
+                           float(data["created"]), float(data["expires"]), data.get("node", ""), data.get("queue", ""))
 
     def worker(self, worker_id: str) -> Worker:
         data = self.worker_state(worker_id)

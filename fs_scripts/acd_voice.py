@@ -513,11 +513,11 @@ class AcdQueueGateway:
                    dialplan: str | None = None, context: str | None = None) -> str:
         """`bgapi originate` the agent's leg; returns the job's reply text (+OK uuid / -ERR CAUSE)."""
         try:
-            ring_s = self.router.reservation(offer.reservation_id).expires - self.clock.now()
+            reservation = self.router.reservation(offer.reservation_id)
         except AcdError:
             return "-ERR ORIGINATOR_CANCEL"
-        ring_s = max(1, int(ring_s - self.options.originate_timeout_margin_s))
-        extra = {cdr_vars.WRAPUP_S: self._wrapup_s(offer.task_id), **extra}
+        ring_s = max(1, int(reservation.expires - self.clock.now() - self.options.originate_timeout_margin_s))
+        extra = {cdr_vars.WRAPUP_S: self._wrapup_s(offer.task_id, reservation.queue), **extra}
         variables = {"origination_uuid": agent_uuid, "originate_timeout": str(ring_s),
                      "ignore_early_media": "true", **{k: v for k, v in extra.items() if v}}
         started = self.clock.now()
@@ -535,15 +535,16 @@ class AcdQueueGateway:
             logger.warning("originate for %s failed: %s", offer.worker_id, exc)
             return f"-ERR {type(exc).__name__}"
 
-    def _wrapup_s(self, task_id: str) -> str:
+    def _wrapup_s(self, task_id: str, queue: str) -> str:
         """The after-call work the agent will get when this task's talk ends, for the agent
-        leg's CDR: what complete.lua reads, the wrapup_s of the task's (routing) queue in Redis.
-        The switch writes the leg's CDR at its hangup, before any wrap-up ends, so the CDR
-        carries the seconds and crm_sync adds them to the leg's end (fs_scripts/cdr_vars.py)."""
-        client, store = self.router.client, self.router.store
+        leg's CDR: what complete.lua reads, the wrapup_s of the task's routing queue (the
+        reservation's) in Redis. The switch writes the leg's CDR at its hangup, before any
+        wrap-up ends, so the CDR carries the seconds and crm_sync adds them to the leg's end
+        (fs_scripts/cdr_vars.py)."""
+        if not queue:
+            return ""
         try:
-            queue = client.hget(store.key("task", task_id), "queue")
-            seconds = client.hget(store.key("q", _s(queue), "cfg"), "wrapup_s") if queue else None
+            seconds = self.router.client.hget(self.router.store.key("q", queue, "cfg"), "wrapup_s")
             return cdr_vars.format_time(max(0.0, float(seconds or 0)))
         except Exception as exc:  # Redis away for a moment: the CDR goes without it, the call goes on
             logger.warning("task %s: the queue's wrap-up time is unknown: %s", task_id, exc)
